@@ -1,0 +1,5 @@
+"""Entry point for `python -m parley`."""
+
+from parley.cli import main
+
+main()

@@ -1,0 +1,206 @@
+"""/v1/admin: bots, integrations and their API keys (the subset a self-hosted server needs)."""
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, post, put
+from litestar.datastructures import State
+
+from parley.api.common import (
+    admin,
+    decode,
+    page_body,
+    query_bool,
+    query_order,
+    query_page,
+    query_str,
+    read_body,
+    respond,
+    services,
+)
+from parley.auth import BOT, INTEGRATION
+from parley.errors import InvalidPayload
+from parley.service import admin as rules
+from parley.service.admin_models import (
+    CreateBot,
+    CreateBotApiKey,
+    CreateIntegration,
+    CreateIntegrationApiKey,
+    UpdateBot,
+    UpdateIntegration,
+)
+from parley.store.database import Connection
+
+Req = Request[Any, Any, State]
+
+
+async def _bot_body(request: Req, conn: Connection, bot_id: str) -> dict[str, Any]:
+    row = await rules.require_bot(conn, bot_id)
+    keyed_by_alias = request.headers.get("x-multiple-integrations", "").lower() == "true"
+    base_url = str(request.base_url).rstrip("/")
+    return {"bot": await rules.bot_view(conn, row, keyed_by_alias=keyed_by_alias, base_url=base_url)}
+
+
+@post("/v1/admin/bots", status_code=200)
+async def create_bot(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with admin(request, write=True) as conn:
+        bot_id = await rules.create_bot(conn, decode(raw, CreateBot), now=services(request).now())
+        body = await _bot_body(request, conn, bot_id)
+    return respond(body)
+
+
+@get("/v1/admin/bots")
+async def list_bots(request: Req) -> Response[bytes]:
+    order, page, dev = query_order(request), query_page(request), query_bool(request, "dev")
+    async with admin(request, write=False) as conn:
+        rows, next_token = await rules.list_bots(conn, dev=dev, order=order, page=page)
+    return respond(page_body("bots", [rules.bot_summary(row) for row in rows], next_token))
+
+
+@get("/v1/admin/bots/{bot_id:str}")
+async def get_bot(request: Req, bot_id: str) -> Response[bytes]:
+    async with admin(request, write=False) as conn:
+        body = await _bot_body(request, conn, bot_id)
+    return respond(body)
+
+
+@put("/v1/admin/bots/{bot_id:str}")
+async def update_bot(request: Req, bot_id: str) -> Response[bytes]:
+    raw = await read_body(request)
+    async with admin(request, write=True) as conn:
+        await rules.update_bot(conn, bot_id, decode(raw, UpdateBot), now=services(request).now())
+        body = await _bot_body(request, conn, bot_id)
+    return respond(body)
+
+
+@delete("/v1/admin/bots/{bot_id:str}", status_code=200)
+async def delete_bot(request: Req, bot_id: str) -> Response[bytes]:
+    async with admin(request, write=True) as conn:
+        await rules.delete_bot(conn, bot_id)
+    return respond({})
+
+
+@get("/v1/admin/bots/baks")
+async def list_bot_api_keys(request: Req) -> Response[bytes]:
+    bot_id = query_str(request, "botId")
+    if bot_id is None:
+        raise InvalidPayload("Query parameter `botId` is required.")
+    async with admin(request, write=False) as conn:
+        await rules.require_bot(conn, bot_id)
+        keys = await rules.list_keys(conn, kind=BOT, owner_id=bot_id)
+    return respond({"baks": keys})
+
+
+@post("/v1/admin/bots/baks", status_code=200)
+async def create_bot_api_key(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with admin(request, write=True) as conn:
+        key = await rules.create_bot_api_key(conn, decode(raw, CreateBotApiKey), now=services(request).now())
+    return respond(key)
+
+
+@delete("/v1/admin/bots/baks/{key_id:str}", status_code=200)
+async def delete_bot_api_key(request: Req, key_id: str) -> Response[bytes]:
+    async with admin(request, write=True) as conn:
+        await rules.delete_key(conn, kind=BOT, key_id=key_id)
+    return respond({})
+
+
+@post("/v1/admin/integrations", status_code=200)
+async def create_integration(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with admin(request, write=True) as conn:
+        integration_id = await rules.create_integration(
+            conn, decode(raw, CreateIntegration), now=services(request).now()
+        )
+        row = await rules.require_integration(conn, integration_id)
+    return respond({"integration": rules.integration_view(row)})
+
+
+@get("/v1/admin/integrations")
+async def list_integrations(request: Req) -> Response[bytes]:
+    order, page, dev = query_order(request), query_page(request), query_bool(request, "dev")
+    async with admin(request, write=False) as conn:
+        rows, next_token = await rules.list_integrations(
+            conn,
+            name=query_str(request, "name"),
+            version=query_str(request, "version"),
+            installed_by_bot_id=query_str(request, "installedByBotId"),
+            dev=dev,
+            order=order,
+            page=page,
+        )
+    return respond(page_body("integrations", [rules.integration_summary(row) for row in rows], next_token))
+
+
+@get("/v1/admin/integrations/{integration_id:str}")
+async def get_integration(request: Req, integration_id: str) -> Response[bytes]:
+    async with admin(request, write=False) as conn:
+        row = await rules.require_integration(conn, integration_id)
+    return respond({"integration": rules.integration_view(row)})
+
+
+@put("/v1/admin/integrations/{integration_id:str}")
+async def update_integration(request: Req, integration_id: str) -> Response[bytes]:
+    raw = await read_body(request)
+    async with admin(request, write=True) as conn:
+        await rules.update_integration(
+            conn, integration_id, decode(raw, UpdateIntegration), now=services(request).now()
+        )
+        row = await rules.require_integration(conn, integration_id)
+    return respond({"integration": rules.integration_view(row)})
+
+
+@delete("/v1/admin/integrations/{integration_id:str}", status_code=200)
+async def delete_integration(request: Req, integration_id: str) -> Response[bytes]:
+    async with admin(request, write=True) as conn:
+        await rules.delete_integration(conn, integration_id)
+    return respond({})
+
+
+@get("/v1/admin/integrations/iaks")
+async def list_integration_api_keys(request: Req) -> Response[bytes]:
+    integration_id = query_str(request, "integrationId")
+    if integration_id is None:
+        raise InvalidPayload("Query parameter `integrationId` is required.")
+    async with admin(request, write=False) as conn:
+        await rules.require_integration(conn, integration_id)
+        keys = await rules.list_keys(conn, kind=INTEGRATION, owner_id=integration_id)
+    return respond({"iaks": keys})
+
+
+@post("/v1/admin/integrations/iaks", status_code=200)
+async def create_integration_api_key(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with admin(request, write=True) as conn:
+        key = await rules.create_integration_api_key(
+            conn, decode(raw, CreateIntegrationApiKey), now=services(request).now()
+        )
+    return respond(key)
+
+
+@delete("/v1/admin/integrations/iaks/{key_id:str}", status_code=200)
+async def delete_integration_api_key(request: Req, key_id: str) -> Response[bytes]:
+    async with admin(request, write=True) as conn:
+        await rules.delete_key(conn, kind=INTEGRATION, key_id=key_id)
+    return respond({})
+
+
+handlers = [
+    create_bot,
+    list_bots,
+    get_bot,
+    update_bot,
+    delete_bot,
+    list_bot_api_keys,
+    create_bot_api_key,
+    delete_bot_api_key,
+    create_integration,
+    list_integrations,
+    get_integration,
+    update_integration,
+    delete_integration,
+    list_integration_api_keys,
+    create_integration_api_key,
+    delete_integration_api_key,
+]

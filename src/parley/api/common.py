@@ -1,0 +1,198 @@
+"""Request decoding, query parsing, responses and the one place errors become contract bodies."""
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+
+from parley.auth import Identity, authenticate, authenticate_admin
+from parley.clock import Clock, iso_from_ms, parse_iso
+from parley.errors import (
+    ApiError,
+    Internal,
+    InvalidPayload,
+    MethodNotFound,
+    PayloadTooLarge,
+    ResourceNotFound,
+    UnsupportedMediaType,
+)
+from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from parley.service.definitions import DefinitionCache
+from parley.store.database import Connection, Database
+from parley.store.sql import BadPageToken, Cursor, Order
+
+logger = logging.getLogger("parley")
+T = TypeVar("T")
+JSON = "application/json"
+
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass
+class Services:
+    """What the handlers share, built once at start-up."""
+
+    db: Database
+    cache: DefinitionCache
+    clock: Clock
+
+    def now(self) -> str:
+        return iso_from_ms(self.clock.now_ms())
+
+
+def services(request: Request[Any, Any, State]) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+async def read_body(request: Request[Any, Any, State]) -> bytes:
+    """The raw JSON body; read before any transaction opens, since reading may suspend."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() != JSON:
+        raise UnsupportedMediaType(f"Send the body as {JSON}; got {content_type or 'no content type'}.")
+    return await request.body()
+
+
+def decode(raw: bytes, type_: type[T]) -> T:
+    decoder = _decoders.get(type_)
+    if decoder is None:
+        decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    try:
+        result: T = decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        raise InvalidPayload(f"Invalid request body: {error}.") from None
+    except msgspec.DecodeError as error:
+        raise InvalidPayload(f"The request body is not valid JSON: {error}.") from None
+    return result
+
+
+def respond(content: Any, status: int = 200) -> Response[bytes]:
+    return Response(content=_encoder.encode(content), status_code=status, media_type=JSON)
+
+
+@asynccontextmanager
+async def runtime(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[tuple[Connection, Identity]]:
+    """A connection (a write transaction when `write`) and the caller's identity."""
+    found = services(request)
+    scope = found.db.transaction() if write else found.db.connection()
+    async with scope as conn:
+        yield conn, await authenticate(conn, found.cache, request.headers)
+
+
+@asynccontextmanager
+async def admin(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[Connection]:
+    found = services(request)
+    scope = found.db.transaction() if write else found.db.connection()
+    async with scope as conn:
+        await authenticate_admin(conn, request.headers)
+        yield conn
+
+
+# Query strings
+
+
+def query_tags(request: Request[Any, Any, State]) -> dict[str, str]:
+    """`tags.<key>=<value>` (or `tags[<key>]=<value>`) parameters as a dict."""
+    tags: dict[str, str] = {}
+    for name, value in request.query_params.items():
+        if name.startswith("tags."):
+            tags[name[5:]] = value
+        elif name.startswith("tags[") and name.endswith("]"):
+            tags[name[5:-1]] = value
+    return tags
+
+
+def query_str(request: Request[Any, Any, State], name: str) -> str | None:
+    value = request.query_params.get(name)
+    return value if value else None
+
+
+def query_choice(request: Request[Any, Any, State], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = request.query_params.get(name) or default
+    if value not in choices:
+        raise InvalidPayload(f"Query parameter `{name}` must be one of {', '.join(choices)}; got {value!r}.")
+    return value
+
+
+def query_bool(request: Request[Any, Any, State], name: str) -> bool | None:
+    value: str | None = request.query_params.get(name)
+    if not value:
+        return None
+    if value not in ("true", "false"):
+        raise InvalidPayload(f"Query parameter `{name}` must be true or false; got {value!r}.")
+    return value == "true"
+
+
+def query_date(request: Request[Any, Any, State], name: str) -> str | None:
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return iso_from_ms(parse_iso(value))
+    except ValueError:
+        raise InvalidPayload(f"Query parameter `{name}` must be an ISO 8601 date-time; got {value!r}.") from None
+
+
+def query_page(request: Request[Any, Any, State]) -> Page:
+    token = request.query_params.get("nextToken")
+    raw_size = request.query_params.get("pageSize") or request.query_params.get("limit")
+    size = DEFAULT_PAGE_SIZE
+    if raw_size:
+        try:
+            size = int(float(raw_size))
+        except ValueError:
+            raise InvalidPayload(f"`pageSize` must be a number; got {raw_size!r}.") from None
+        if size < 1:
+            raise InvalidPayload("`pageSize` must be at least 1.")
+        size = min(size, MAX_PAGE_SIZE)
+    try:
+        cursor = Cursor.decode(token) if token else None
+    except BadPageToken:
+        raise InvalidPayload("`nextToken` is not a token this server handed out.") from None
+    return Page(cursor=cursor, size=size)
+
+
+def query_order(request: Request[Any, Any, State]) -> Order:
+    field = query_choice(request, "sortField", ("createdAt", "updatedAt"), "createdAt")
+    direction = query_choice(request, "sortDirection", ("asc", "desc"), "desc")
+    return Order(column="created_at" if field == "createdAt" else "updated_at", descending=direction == "desc")
+
+
+def page_body(name: str, items: list[Any], next_token: str | None) -> dict[str, Any]:
+    return {name: items, "meta": {"nextToken": next_token} if next_token else {}}
+
+
+# Errors
+
+
+def _http_error(error: HTTPException) -> ApiError:
+    if error.status_code == 404:
+        return ResourceNotFound("No such operation: check the method and path.")
+    if error.status_code == 405:
+        return MethodNotFound("This path does not accept that method.")
+    if error.status_code == 413:
+        return PayloadTooLarge("The request body is larger than this server accepts.")
+    if error.status_code < 500:
+        return InvalidPayload(str(error.detail))
+    return Internal("The server failed to answer this request.")
+
+
+def error_response(_: Request[Any, Any, State], error: Exception) -> Response[bytes]:
+    if isinstance(error, ApiError):
+        api_error = error
+    elif isinstance(error, HTTPException):
+        api_error = _http_error(error)
+    else:
+        logger.exception("unexpected error", exc_info=error)
+        api_error = Internal("The server failed to answer this request.")
+    return respond(api_error.body(), api_error.status)
+
+
+ExceptionHandler = Callable[[Request[Any, Any, State], Exception], Response[bytes]]

@@ -1,0 +1,88 @@
+"""/v1/chat/messages"""
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, post, put
+from litestar.datastructures import State
+
+from parley.api.common import (
+    decode,
+    page_body,
+    query_date,
+    query_page,
+    query_str,
+    query_tags,
+    read_body,
+    respond,
+    runtime,
+    services,
+)
+from parley.service import messages
+from parley.service.models import CreateMessage, GetOrCreateMessage, UpdateMessage
+
+Req = Request[Any, Any, State]
+
+
+@post("/v1/chat/messages")
+async def create_message(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with runtime(request, write=True) as (conn, identity):
+        message = await messages.create_message(
+            conn, identity, decode(raw, CreateMessage), now_ms=services(request).clock.now_ms()
+        )
+    return respond({"message": message}, 201)
+
+
+@post("/v1/chat/messages/get-or-create")
+async def get_or_create_message(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with runtime(request, write=True) as (conn, identity):
+        message, created = await messages.get_or_create_message(
+            conn, identity, decode(raw, GetOrCreateMessage), now_ms=services(request).clock.now_ms()
+        )
+    return respond({"message": message, "meta": {"created": created}})
+
+
+@get("/v1/chat/messages/{message_id:str}")
+async def get_message(request: Req, message_id: str) -> Response[bytes]:
+    async with runtime(request, write=False) as (conn, identity):
+        message = await messages.get_message(conn, identity, message_id)
+    return respond({"message": message})
+
+
+@put("/v1/chat/messages/{message_id:str}")
+async def update_message(request: Req, message_id: str) -> Response[bytes]:
+    raw = await read_body(request)
+    async with runtime(request, write=True) as (conn, identity):
+        message = await messages.update_message(
+            conn, identity, message_id, decode(raw, UpdateMessage), now=services(request).now()
+        )
+    return respond({"message": message})
+
+
+@delete("/v1/chat/messages/{message_id:str}", status_code=200)
+async def delete_message(request: Req, message_id: str) -> Response[bytes]:
+    async with runtime(request, write=True) as (conn, identity):
+        await messages.delete_message(conn, identity, message_id)
+    return respond({})
+
+
+@get("/v1/chat/messages")
+async def list_messages(request: Req) -> Response[bytes]:
+    page = query_page(request)
+    after, before = query_date(request, "afterDate"), query_date(request, "beforeDate")
+    async with runtime(request, write=False) as (conn, identity):
+        found, next_token = await messages.list_messages(
+            conn,
+            identity,
+            conversation_id=query_str(request, "conversationId"),
+            tags=query_tags(request),
+            after=after,
+            before=before,
+            now=services(request).now(),
+            page=page,
+        )
+    return respond(page_body("messages", found, next_token))
+
+
+handlers = [create_message, get_or_create_message, get_message, update_message, delete_message, list_messages]

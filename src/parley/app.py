@@ -1,0 +1,34 @@
+"""The ASGI application: routes, error handling, and the database opened for its lifetime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+
+from parley.api import admin, conversations, messages, users
+from parley.api.common import Services, error_response
+from parley.clock import Clock, SystemClock
+from parley.config import Settings, load_settings
+from parley.service.definitions import DefinitionCache
+from parley.store.database import open_database
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = await open_database(settings)
+        app.state.services = Services(db=db, cache=DefinitionCache(), clock=clock or SystemClock())
+        try:
+            yield
+        finally:
+            await db.close()
+
+    return Litestar(
+        route_handlers=[*admin.handlers, *users.handlers, *conversations.handlers, *messages.handlers],
+        lifespan=[lifespan],
+        exception_handlers={Exception: error_response},
+        openapi_config=None,
+        request_max_body_size=settings.max_body_bytes,
+    )

@@ -1,0 +1,38 @@
+"""Time: one clock that every time-dependent rule asks, and the ISO form the API speaks."""
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int:
+        """Milliseconds since the Unix epoch."""
+        ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+def iso_from_ms(ms: int) -> str:
+    """`2024-05-01T12:00:00.000Z`: the form JavaScript's `toISOString()` produces."""
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def parse_iso(value: str) -> int:
+    """Milliseconds since the epoch of an ISO 8601 date-time; naive values are taken as UTC.
+
+    Raises ValueError when the text is not a date-time.
+    """
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)

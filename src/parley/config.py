@@ -1,0 +1,75 @@
+"""Settings: read from `PARLEY_*` environment variables, overridden by CLI flags, checked at start-up."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///parley.db"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Parley cannot run with."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 16 * 1024 * 1024
+    sqlite_synchronous: str = "NORMAL"
+    pg_pool_min: int = 2
+    pg_pool_max: int = 10
+
+    @property
+    def dialect(self) -> str:
+        return "postgresql" if self.database_url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+    @property
+    def sqlite_path(self) -> str:
+        """The file of a `sqlite:///relative` or `sqlite:////absolute` URL."""
+        return self.database_url.removeprefix("sqlite://").removeprefix("/") or "parley.db"
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment; raises SettingsError naming the bad variable."""
+    env = os.environ if env is None else env
+    url = env.get("PARLEY_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not url.startswith(("sqlite://", "postgresql://", "postgres://")):
+        raise SettingsError(
+            f"PARLEY_DATABASE_URL must start with sqlite:// or postgresql://, got {url.split(':')[0]!r}"
+        )
+    synchronous = (env.get("PARLEY_SQLITE_SYNCHRONOUS") or "NORMAL").upper()
+    if synchronous not in ("NORMAL", "FULL"):
+        raise SettingsError(f"PARLEY_SQLITE_SYNCHRONOUS must be NORMAL or FULL, got {synchronous!r}")
+    settings = Settings(
+        database_url=url,
+        admin_token=env.get("PARLEY_ADMIN_TOKEN") or None,
+        host=env.get("PARLEY_HOST") or "127.0.0.1",
+        port=_int(env, "PARLEY_PORT", 8080, minimum=0),
+        max_body_bytes=_int(env, "PARLEY_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
+        sqlite_synchronous=synchronous,
+        pg_pool_min=_int(env, "PARLEY_PG_POOL_MIN", 2, minimum=1),
+        pg_pool_max=_int(env, "PARLEY_PG_POOL_MAX", 10, minimum=1),
+    )
+    if settings.pg_pool_max < settings.pg_pool_min:
+        raise SettingsError("PARLEY_PG_POOL_MAX must not be smaller than PARLEY_PG_POOL_MIN")
+    return settings

@@ -1,0 +1,515 @@
+"""Admin rules: bots and their definitions, integrations, installations, API keys."""
+
+import secrets
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from parley import ids
+from parley.auth import BOT, INTEGRATION, hash_token
+from parley.errors import InvalidPayload, LimitExceeded, ReferenceConstraint, ResourceNotFound
+from parley.service.admin_models import (
+    CreateBot,
+    CreateBotApiKey,
+    CreateIntegration,
+    CreateIntegrationApiKey,
+    UpdateBot,
+    UpdateIntegration,
+)
+from parley.service.common import Page
+from parley.service.models import encode_json
+from parley.service.schemas import compile_schema
+from parley.store import api_keys as key_store
+from parley.store import bots as bot_store
+from parley.store import integrations as integration_store
+from parley.store.database import Connection, Row
+from parley.store.meta import bump_epoch
+from parley.store.sql import Order
+
+MAX_TAG_DEFINITIONS = 50
+MAX_EVENT_DEFINITIONS = 20
+MAX_STATE_DEFINITIONS = 20
+MAX_INSTALLATIONS = 30
+
+
+def new_token(kind: str) -> str:
+    """A fresh secret token, prefixed by its kind (`bp_bak_`, `bp_iak_`, `bp_pat_`)."""
+    return f"bp_{kind}_{secrets.token_urlsafe(32)}"
+
+
+def _to_plain(value: Any) -> Any:
+    """A body struct as the JSON document we store (camelCase, nulls left out)."""
+    return msgspec.to_builtins(value)
+
+
+def _merge_map(document: dict[str, Any], section: str, changes: dict[str, Any] | None) -> None:
+    """Applies per-key changes to one map of a definition: null removes the key."""
+    if changes is None:
+        return
+    current = dict(document.get(section) or {})
+    for key, value in changes.items():
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = _to_plain(value)
+    document[section] = current
+
+
+def _check_definition(document: dict[str, Any], *, owner: str) -> None:
+    """Schemas compile and definition counts stay within the platform's limits."""
+    for section in ("user", "conversation", "message"):
+        tags = (document.get(section) or {}).get("tags") or {}
+        if len(tags) > MAX_TAG_DEFINITIONS:
+            raise LimitExceeded(f"{owner} declares {len(tags)} {section} tags; at most {MAX_TAG_DEFINITIONS}.")
+    for section, limit in (("events", MAX_EVENT_DEFINITIONS), ("states", MAX_STATE_DEFINITIONS)):
+        if len(document.get(section) or {}) > limit:
+            raise LimitExceeded(f"{owner} declares more than {limit} {section}.")
+    for section in ("events", "states"):
+        for name, definition in (document.get(section) or {}).items():
+            compile_schema(definition["schema"], where=f"{section[:-1]} {name!r}")
+    for name, definition in (document.get("actions") or {}).items():
+        compile_schema(definition["input"]["schema"], where=f"the input of action {name!r}")
+        compile_schema(definition["output"]["schema"], where=f"the output of action {name!r}")
+    for channel, definition in (document.get("channels") or {}).items():
+        for message_type, message in definition["messages"].items():
+            compile_schema(message["schema"], where=f"message type {message_type!r} of channel {channel!r}")
+
+
+# Bots
+
+
+def _bot_document(body: CreateBot) -> dict[str, Any]:
+    plain = _to_plain(body)
+    document = {key: value for key, value in plain.items() if key not in ("name", "url", "dev", "code")}
+    for section in ("user", "conversation", "message"):
+        document[section] = {"tags": (plain.get(section) or {}).get("tags", {})}
+    return document
+
+
+async def create_bot(conn: Connection, body: CreateBot, *, now: str) -> str:
+    document = _bot_document(body)
+    _check_definition(document, owner="The bot")
+    bot_id = ids.new_id(ids.BOT)
+    await bot_store.insert_bot(
+        conn,
+        id=bot_id,
+        name=body.name or bot_id,
+        definition=encode_json(document),
+        url=body.url,
+        signing_secret=secrets.token_urlsafe(32),
+        dev=body.dev,
+        now=now,
+    )
+    await bump_epoch(conn)
+    return bot_id
+
+
+async def require_bot(conn: Connection, bot_id: str) -> Row:
+    row = await bot_store.get_bot(conn, bot_id)
+    if row is None:
+        raise ResourceNotFound(f"Bot {bot_id} not found.")
+    return row
+
+
+async def update_bot(conn: Connection, bot_id: str, body: UpdateBot, *, now: str) -> None:
+    row = await require_bot(conn, bot_id)
+    document: dict[str, Any] = msgspec.json.decode(row["definition"])
+    for section in ("user", "conversation", "message"):
+        update = getattr(body, section)
+        if update is not None:
+            tags = document.setdefault(section, {"tags": {}})
+            _merge_map(tags, "tags", update.tags)
+    _merge_map(document, "states", body.states)
+    _merge_map(document, "events", body.events)
+    _merge_map(document, "actions", body.actions)
+    _merge_map(document, "recurringEvents", body.recurring_events)
+    for field in ("description", "medias", "tags", "configuration"):
+        value = getattr(body, field)
+        if value is not None:
+            document[field] = _to_plain(value)
+    if body.subscriptions is not None:
+        document["subscriptions"] = {"events": _to_plain(body.subscriptions.events)}
+    for field, key in (("max_execution_time", "maxExecutionTime"), ("always_alive", "alwaysAlive")):
+        value = getattr(body, field)
+        if value is not None:
+            document[key] = value
+    _check_definition(document, owner="The bot")
+    if body.integrations:
+        await _update_installations(conn, bot_id, body, now=now)
+    url = row["url"] if body.url is UNSET else body.url
+    await bot_store.update_bot(
+        conn, id=bot_id, name=body.name or row["name"], definition=encode_json(document), url=url, now=now
+    )
+    await bump_epoch(conn)
+
+
+async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, *, now: str) -> None:
+    current: dict[str, Any] = {row["alias"]: row for row in await bot_store.list_installations(conn, bot_id)}
+    for key, change in (body.integrations or {}).items():
+        if change is None:
+            # Uninstall by alias, or by integration id in the older keying.
+            aliases = [alias for alias, row in current.items() if key in (alias, row["integration_id"])]
+            for alias in aliases:
+                await bot_store.delete_installation(conn, bot_id=bot_id, alias=alias)
+                current.pop(alias)
+            continue
+        integration_id = change.integration_id
+        if integration_id is None:
+            existing = current.get(key)
+            integration_id = existing["integration_id"] if existing is not None else key
+        integration = await integration_store.get_integration(conn, integration_id)
+        if integration is None:
+            raise InvalidPayload(f"Integration {integration_id} does not exist.")
+        alias = key if change.integration_id is not None or key in current else integration["name"]
+        previous = current.get(alias)
+        await bot_store.upsert_installation(
+            conn,
+            bot_id=bot_id,
+            alias=alias,
+            integration_id=integration_id,
+            enabled=change.enabled
+            if change.enabled is not None
+            else (bool(previous["enabled"]) if previous is not None else False),
+            configuration=encode_json(change.configuration)
+            if change.configuration is not None
+            else (previous["configuration"] if previous is not None else "{}"),
+            configuration_type=change.configuration_type,
+            disabled_channels=encode_json(change.disabled_channels or []),
+            webhook_id=previous["webhook_id"] if previous is not None else ids.new_id(ids.WEBHOOK),
+            now=now,
+        )
+        current[alias] = {"integration_id": integration_id}
+    if len(current) > MAX_INSTALLATIONS:
+        raise LimitExceeded(f"A bot may install at most {MAX_INSTALLATIONS} integrations.")
+
+
+async def delete_bot(conn: Connection, bot_id: str) -> None:
+    await require_bot(conn, bot_id)
+    await bot_store.delete_bot(conn, bot_id)
+    await bump_epoch(conn)
+
+
+async def bot_view(conn: Connection, row: Row, *, keyed_by_alias: bool, base_url: str) -> dict[str, Any]:
+    """The Bot object of the Admin API."""
+    document: dict[str, Any] = msgspec.json.decode(row["definition"])
+    installations = await bot_store.list_installations(conn, row["id"])
+    integrations = {
+        r["id"]: r
+        for r in await integration_store.get_integrations(conn, sorted({i["integration_id"] for i in installations}))
+    }
+    installed: dict[str, Any] = {}
+    for installation in installations:
+        integration = integrations.get(installation["integration_id"])
+        if integration is None:
+            continue
+        view = integration_summary(integration)
+        view.update(
+            enabled=bool(installation["enabled"]),
+            webhookUrl=f"{base_url}/webhooks/{installation['webhook_id']}",
+            webhookId=installation["webhook_id"],
+            configurationType=installation["configuration_type"],
+            configuration=msgspec.json.decode(installation["configuration"]),
+            status="registered",
+            statusReason=None,
+            disabledChannels=msgspec.json.decode(installation["disabled_channels"]),
+        )
+        installed[installation["alias"] if keyed_by_alias else integration["id"]] = view
+    recurring = {
+        name: {**definition, "failedAttempts": 0, "lastFailureReason": None}
+        for name, definition in (document.get("recurringEvents") or {}).items()
+    }
+    view = {
+        "id": row["id"],
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+        "signingSecret": row["signing_secret"],
+        "integrations": installed,
+        "plugins": {},
+        "user": document.get("user") or {"tags": {}},
+        "conversation": document.get("conversation") or {"tags": {}},
+        "message": document.get("message") or {"tags": {}},
+        "states": document.get("states") or {},
+        "configuration": {"data": {}, "schema": {}, **(document.get("configuration") or {})},
+        "events": document.get("events") or {},
+        "recurringEvents": recurring,
+        "subscriptions": document.get("subscriptions") or {"events": None},
+        "actions": document.get("actions") or {},
+        "tags": document.get("tags") or {},
+        "name": row["name"],
+        "dev": bool(row["dev"]),
+        "alwaysAlive": bool(document.get("alwaysAlive", False)),
+        "status": "active",
+        "medias": document.get("medias") or [],
+    }
+    if row["url"] is not None:
+        view["url"] = row["url"]
+    for optional in ("description", "maxExecutionTime"):
+        if optional in document:
+            view[optional] = document[optional]
+    return view
+
+
+def bot_summary(row: Row) -> dict[str, Any]:
+    document: dict[str, Any] = msgspec.json.decode(row["definition"])
+    return {
+        "id": row["id"],
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+        "name": row["name"],
+        "tags": document.get("tags") or {},
+    }
+
+
+async def list_bots(conn: Connection, *, dev: bool | None, order: Order, page: Page) -> tuple[list[Row], str | None]:
+    return await bot_store.list_bots(conn, dev=dev, order=order, cursor=page.cursor, limit=page.size)
+
+
+# Integrations
+
+
+def _integration_document(plain: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in plain.items() if key not in ("name", "version", "url", "dev", "code")}
+
+
+async def create_integration(conn: Connection, body: CreateIntegration, *, now: str) -> str:
+    if await integration_store.find_by_name(conn, name=body.name, version=body.version) is not None:
+        raise InvalidPayload(f"Integration {body.name}@{body.version} already exists.")
+    document = _integration_document(_to_plain(body))
+    _check_definition(document, owner=f"Integration {body.name!r}")
+    integration_id = ids.new_id(ids.INTEGRATION)
+    await integration_store.insert_integration(
+        conn,
+        id=integration_id,
+        name=body.name,
+        version=body.version,
+        definition=encode_json(document),
+        url=body.url,
+        dev=body.dev,
+        now=now,
+    )
+    await bump_epoch(conn)
+    return integration_id
+
+
+async def require_integration(conn: Connection, integration_id: str) -> Row:
+    row = await integration_store.get_integration(conn, integration_id)
+    if row is None:
+        raise ResourceNotFound(f"Integration {integration_id} not found.")
+    return row
+
+
+async def update_integration(conn: Connection, integration_id: str, body: UpdateIntegration, *, now: str) -> None:
+    row = await require_integration(conn, integration_id)
+    document: dict[str, Any] = msgspec.json.decode(row["definition"])
+    for section, field in (
+        ("channels", "channels"),
+        ("states", "states"),
+        ("events", "events"),
+        ("actions", "actions"),
+        ("entities", "entities"),
+        ("interfaces", "interfaces"),
+        ("configurations", "configurations"),
+        ("attributes", "attributes"),
+        ("secrets", "secrets"),
+    ):
+        _merge_map(document, section, getattr(body, field))
+    for field, key in (
+        ("configuration", "configuration"),
+        ("identifier", "identifier"),
+        ("extra_operations", "extraOperations"),
+        ("sdk_version", "sdkVersion"),
+        ("user", "user"),
+        ("icon", "icon"),
+        ("readme", "readme"),
+        ("title", "title"),
+        ("description", "description"),
+        ("public", "public"),
+        ("visibility", "visibility"),
+        ("max_execution_time", "maxExecutionTime"),
+    ):
+        value = getattr(body, field)
+        if value is not None:
+            document[key] = _to_plain(value)
+    _check_definition(document, owner=f"Integration {row['name']!r}")
+    url = row["url"] if body.url is UNSET else body.url
+    await integration_store.update_integration(
+        conn, id=integration_id, definition=encode_json(document), url=url, now=now
+    )
+    await bump_epoch(conn)
+
+
+async def delete_integration(conn: Connection, integration_id: str) -> None:
+    await require_integration(conn, integration_id)
+    bots = await integration_store.installed_in(conn, integration_id)
+    if bots:
+        raise ReferenceConstraint(
+            f"Integration {integration_id} is still installed in {len(bots)} bot(s), e.g. {bots[0]};"
+            " uninstall it first."
+        )
+    await integration_store.delete_integration(conn, integration_id)
+    await bump_epoch(conn)
+
+
+def integration_summary(row: Row) -> dict[str, Any]:
+    document: dict[str, Any] = msgspec.json.decode(row["definition"])
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "version": row["version"],
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+        "title": document.get("title") or row["name"],
+        "description": document.get("description") or "",
+        "iconUrl": "",
+        "public": bool(document.get("public", False)),
+        "visibility": document.get("visibility") or "private",
+        "verificationStatus": "unapproved",
+        "lifecycleStatus": "published",
+    }
+
+
+def _tag_section(section: Any) -> dict[str, Any]:
+    return {"tags": (section or {}).get("tags") or {}}
+
+
+def integration_view(row: Row) -> dict[str, Any]:
+    """The Integration object of the Admin API."""
+    document: dict[str, Any] = msgspec.json.decode(row["definition"])
+    channels = {
+        name: {
+            **{k: v for k, v in channel.items() if k in ("title", "description")},
+            "messages": channel.get("messages") or {},
+            "conversation": {
+                "tags": ((channel.get("conversation") or {}).get("tags")) or {},
+                "creation": (channel.get("conversation") or {}).get("creation")
+                or {"enabled": False, "requiredTags": []},
+            },
+            "message": _tag_section(channel.get("message")),
+        }
+        for name, channel in (document.get("channels") or {}).items()
+    }
+    user = document.get("user") or {}
+    configuration = document.get("configuration") or {}
+    view = {
+        **integration_summary(row),
+        "identifier": document.get("identifier") or {},
+        "url": row["url"] or "",
+        "interfaces": document.get("interfaces") or {},
+        "configuration": {
+            **configuration,
+            "identifier": {"required": False, **(configuration.get("identifier") or {})},
+            "schema": configuration.get("schema") or {},
+        },
+        "configurations": document.get("configurations") or {},
+        "channels": channels,
+        "states": document.get("states") or {},
+        "events": document.get("events") or {},
+        "actions": document.get("actions") or {},
+        "user": {
+            "tags": user.get("tags") or {},
+            "creation": user.get("creation") or {"enabled": False, "requiredTags": []},
+        },
+        "entities": document.get("entities") or {},
+        "dev": bool(row["dev"]),
+        "readmeUrl": "",
+        "secrets": sorted(document.get("secrets") or {}),
+    }
+    for optional in ("attributes", "maxExecutionTime"):
+        if optional in document:
+            view[optional] = document[optional]
+    return view
+
+
+async def list_integrations(
+    conn: Connection,
+    *,
+    name: str | None,
+    version: str | None,
+    installed_by_bot_id: str | None,
+    dev: bool | None,
+    order: Order,
+    page: Page,
+) -> tuple[list[Row], str | None]:
+    return await integration_store.list_integrations(
+        conn,
+        name=name,
+        version=version,
+        installed_by_bot_id=installed_by_bot_id,
+        dev=dev,
+        order=order,
+        cursor=page.cursor,
+        limit=page.size,
+    )
+
+
+# API keys
+
+
+async def create_bot_api_key(conn: Connection, body: CreateBotApiKey, *, now: str) -> dict[str, Any]:
+    await require_bot(conn, body.bot_id)
+    return await _create_key(conn, kind=BOT, prefix=ids.BOT_API_KEY, owner_id=body.bot_id, note=body.note, now=now)
+
+
+async def create_integration_api_key(conn: Connection, body: CreateIntegrationApiKey, *, now: str) -> dict[str, Any]:
+    await require_integration(conn, body.integration_id)
+    return await _create_key(
+        conn,
+        kind=INTEGRATION,
+        prefix=ids.INTEGRATION_API_KEY,
+        owner_id=body.integration_id,
+        note=body.note,
+        now=now,
+    )
+
+
+async def _create_key(
+    conn: Connection, *, kind: str, prefix: str, owner_id: str | None, note: str | None, now: str
+) -> dict[str, Any]:
+    value = new_token(prefix)
+    key_id = ids.new_id(prefix)
+    await key_store.insert_key(
+        conn, id=key_id, kind=kind, owner_id=owner_id, token_hash=hash_token(value), note=note or "", now=now
+    )
+    return {"id": key_id, "createdAt": now, "note": note or "", "value": value}
+
+
+async def list_keys(conn: Connection, *, kind: str, owner_id: str) -> list[dict[str, Any]]:
+    rows = await key_store.list_keys(conn, kind=kind, owner_id=owner_id)
+    return [{"id": row["id"], "createdAt": row["created_at"], "note": row["note"]} for row in rows]
+
+
+async def delete_key(conn: Connection, *, kind: str, key_id: str) -> None:
+    if not await key_store.delete_key(conn, id=key_id, kind=kind):
+        raise ResourceNotFound(f"API key {key_id} not found.")
+
+
+async def ensure_admin_token(conn: Connection, token: str | None, *, now: str) -> str | None:
+    """Registers the configured admin token; with none configured and none stored, creates one
+    and returns its value (shown once). Returns None when nothing new was created."""
+    if token is not None:
+        token_hash = hash_token(token)
+        if await key_store.find_by_hash(conn, token_hash) is None:
+            await key_store.insert_key(
+                conn,
+                id=ids.new_id(ids.ADMIN_TOKEN),
+                kind="admin",
+                owner_id=None,
+                token_hash=token_hash,
+                note="PARLEY_ADMIN_TOKEN",
+                now=now,
+            )
+        return None
+    if await key_store.count_kind(conn, "admin"):
+        return None
+    value = new_token(ids.ADMIN_TOKEN)
+    await key_store.insert_key(
+        conn,
+        id=ids.new_id(ids.ADMIN_TOKEN),
+        kind="admin",
+        owner_id=None,
+        token_hash=hash_token(value),
+        note="generated at first start",
+        now=now,
+    )
+    return value

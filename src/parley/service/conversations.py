@@ -1,0 +1,255 @@
+"""Conversations and participants."""
+
+from parley import ids
+from parley.auth import Identity
+from parley.errors import InvalidPayload, ReferenceNotFound, ResourceNotFound
+from parley.service import tags as tag_rules
+from parley.service.common import Page, owner_alias
+from parley.service.get_or_create import find, lookup_key
+from parley.service.models import (
+    Conversation,
+    CreateConversation,
+    GetOrCreateConversation,
+    UpdateConversation,
+    User,
+    decode_tags,
+    encode_json,
+)
+from parley.service.users import get_row as get_user_row
+from parley.service.users import to_user
+from parley.store import conversations as store
+from parley.store.database import Connection, Row
+from parley.store.sql import Order
+from parley.store.tags import write_tags
+
+
+def to_conversation(identity: Identity, row: Row) -> Conversation:
+    return Conversation(
+        id=row["id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        channel=row["channel"],
+        integration=row["integration_name"],
+        tags=tag_rules.visible(identity, decode_tags(row["tags"])),
+    )
+
+
+async def get_row(conn: Connection, identity: Identity, conversation_id: str) -> Row | None:
+    """The conversation if the caller may see it: any of the bot's, or an integration's own."""
+    row = await store.get_conversation(conn, bot_id=identity.bot_id, id=conversation_id)
+    if row is None or (identity.alias is not None and row["integration"] != identity.alias):
+        return None
+    return row
+
+
+async def require_row(conn: Connection, identity: Identity, conversation_id: str) -> Row:
+    row = await get_row(conn, identity, conversation_id)
+    if row is None:
+        raise ResourceNotFound(f"Conversation {conversation_id} not found.")
+    return row
+
+
+def _owner(identity: Identity, body: CreateConversation) -> tuple[str, str]:
+    """(alias, integration name) owning a new conversation on `body.channel`."""
+    installation = owner_alias(identity, body.integration_name)
+    if installation is None:
+        return "", ""
+    if body.channel not in installation.integration.channels:
+        raise InvalidPayload(
+            f"Channel {body.channel!r} is not declared by integration {installation.integration.name!r}."
+        )
+    return installation.alias, installation.integration.name
+
+
+async def _insert(
+    conn: Connection,
+    identity: Identity,
+    body: CreateConversation,
+    owner: tuple[str, str],
+    tags: dict[str, str],
+    now: str,
+) -> Conversation:
+    conversation_id = ids.new_id(ids.CONVERSATION)
+    await store.insert_conversation(
+        conn,
+        id=conversation_id,
+        bot_id=identity.bot_id,
+        channel=body.channel,
+        integration=owner[0],
+        integration_name=owner[1],
+        tags=encode_json(tags),
+        now=now,
+    )
+    await write_tags(
+        conn,
+        bot_id=identity.bot_id,
+        kind="conversation",
+        resource_id=conversation_id,
+        tags=tags,
+        replace=False,
+    )
+    return Conversation(
+        id=conversation_id,
+        created_at=now,
+        updated_at=now,
+        channel=body.channel,
+        integration=owner[1],
+        tags=tag_rules.visible(identity, tags),
+    )
+
+
+async def create_conversation(
+    conn: Connection, identity: Identity, body: CreateConversation, *, now: str
+) -> Conversation:
+    owner = _owner(identity, body)
+    changes = tag_rules.qualify(identity, "conversation", body.tags, channel=body.channel)
+    return await _insert(conn, identity, body, owner, tag_rules.merge({}, changes), now)
+
+
+async def get_or_create_conversation(
+    conn: Connection, identity: Identity, body: GetOrCreateConversation, *, now: str
+) -> tuple[Conversation, bool]:
+    owner = _owner(identity, body)
+    changes = tag_rules.qualify(identity, "conversation", body.tags, channel=body.channel)
+    discriminator = body.discriminate_by_tags
+    key = lookup_key(
+        changes,
+        None
+        if discriminator is None
+        else list(tag_rules.qualify(identity, "conversation", dict.fromkeys(discriminator), channel=body.channel)),
+    )
+    if key is not None:
+        row = await find(
+            conn,
+            key,
+            table="conversations",
+            columns=store.COLUMNS,
+            bot_id=identity.bot_id,
+            kind="conversation",
+            scope={"channel": body.channel, "integration": owner[0]},
+        )
+        if row is not None:
+            return await _apply_tags(conn, identity, row, changes, now), False
+    return await _insert(conn, identity, body, owner, tag_rules.merge({}, changes), now), True
+
+
+async def _apply_tags(
+    conn: Connection, identity: Identity, row: Row, changes: dict[str, str | None], now: str
+) -> Conversation:
+    stored = decode_tags(row["tags"])
+    merged = tag_rules.merge(stored, changes)
+    if merged == stored:
+        return to_conversation(identity, row)
+    await store.update_conversation(conn, id=row["id"], tags=encode_json(merged), now=now)
+    await write_tags(
+        conn, bot_id=identity.bot_id, kind="conversation", resource_id=row["id"], tags=merged, replace=True
+    )
+    return Conversation(
+        id=row["id"],
+        created_at=row["created_at"],
+        updated_at=now,
+        channel=row["channel"],
+        integration=row["integration_name"],
+        tags=tag_rules.visible(identity, merged),
+    )
+
+
+async def get_conversation(conn: Connection, identity: Identity, conversation_id: str) -> Conversation:
+    return to_conversation(identity, await require_row(conn, identity, conversation_id))
+
+
+async def update_conversation(
+    conn: Connection, identity: Identity, conversation_id: str, body: UpdateConversation, *, now: str
+) -> Conversation:
+    row = await require_row(conn, identity, conversation_id)
+    changes = tag_rules.qualify(identity, "conversation", body.tags or {}, channel=row["channel"])
+    stored = decode_tags(row["tags"])
+    merged = tag_rules.merge(stored, changes)
+    await store.update_conversation(conn, id=conversation_id, tags=encode_json(merged), now=now)
+    if merged != stored:
+        await write_tags(
+            conn,
+            bot_id=identity.bot_id,
+            kind="conversation",
+            resource_id=conversation_id,
+            tags=merged,
+            replace=True,
+        )
+    return Conversation(
+        id=conversation_id,
+        created_at=row["created_at"],
+        updated_at=now,
+        channel=row["channel"],
+        integration=row["integration_name"],
+        tags=tag_rules.visible(identity, merged),
+    )
+
+
+async def delete_conversation(conn: Connection, identity: Identity, conversation_id: str) -> None:
+    await require_row(conn, identity, conversation_id)
+    await store.delete_conversation(conn, id=conversation_id)
+
+
+async def list_conversations(
+    conn: Connection,
+    identity: Identity,
+    *,
+    integration_name: str | None,
+    channel: str | None,
+    participant_ids: list[str],
+    tags: dict[str, str],
+    after: str | None,
+    before: str | None,
+    order: Order,
+    page: Page,
+) -> tuple[list[Conversation], str | None]:
+    rows, next_token = await store.list_conversations(
+        conn,
+        bot_id=identity.bot_id,
+        integration=identity.alias,
+        integration_name=integration_name,
+        channel=channel,
+        participant_ids=participant_ids,
+        tags=tag_rules.qualify_filter(identity, tags),
+        after=after,
+        before=before,
+        order=order,
+        cursor=page.cursor,
+        limit=page.size,
+    )
+    return [to_conversation(identity, row) for row in rows], next_token
+
+
+async def add_participant(
+    conn: Connection, identity: Identity, conversation_id: str, user_id: str, *, now: str
+) -> User:
+    await require_row(conn, identity, conversation_id)
+    user = await get_user_row(conn, identity, user_id)
+    if user is None:
+        raise ReferenceNotFound(f"User {user_id} not found.")
+    await store.add_participant(conn, bot_id=identity.bot_id, conversation_id=conversation_id, user_id=user_id, now=now)
+    return to_user(identity, user)
+
+
+async def get_participant(conn: Connection, identity: Identity, conversation_id: str, user_id: str) -> User:
+    await require_row(conn, identity, conversation_id)
+    row = await store.get_participant(conn, conversation_id=conversation_id, user_id=user_id)
+    if row is None:
+        raise ResourceNotFound(f"User {user_id} is not a participant of conversation {conversation_id}.")
+    return to_user(identity, row)
+
+
+async def remove_participant(conn: Connection, identity: Identity, conversation_id: str, user_id: str) -> None:
+    await require_row(conn, identity, conversation_id)
+    if not await store.remove_participant(conn, conversation_id=conversation_id, user_id=user_id):
+        raise ResourceNotFound(f"User {user_id} is not a participant of conversation {conversation_id}.")
+
+
+async def list_participants(
+    conn: Connection, identity: Identity, conversation_id: str, *, page: Page
+) -> tuple[list[User], str | None]:
+    await require_row(conn, identity, conversation_id)
+    rows, next_token = await store.list_participants(
+        conn, conversation_id=conversation_id, cursor=page.cursor, limit=page.size
+    )
+    return [to_user(identity, row) for row in rows], next_token

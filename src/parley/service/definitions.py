@@ -1,0 +1,150 @@
+"""Parsed bot and integration definitions, and a per-process cache kept honest by the epoch."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from parley.service.schemas import Validator, compile_schema
+from parley.store import bots as bot_store
+from parley.store import integrations as integration_store
+from parley.store.database import Connection, Row
+
+TagKind = Literal["user", "conversation", "message"]
+
+
+def _tag_keys(section: Any) -> frozenset[str]:
+    if not isinstance(section, dict):
+        return frozenset()
+    tags = section.get("tags")
+    return frozenset(tags) if isinstance(tags, dict) else frozenset()
+
+
+@dataclass(frozen=True)
+class Channel:
+    conversation_tags: frozenset[str]
+    message_tags: frozenset[str]
+    messages: Mapping[str, Validator]
+
+
+@dataclass(frozen=True)
+class IntegrationDefinition:
+    id: str
+    name: str
+    version: str
+    user_tags: frozenset[str]
+    channels: Mapping[str, Channel]
+
+    def tag_keys(self, kind: TagKind, channel: str | None) -> frozenset[str]:
+        """Keys this integration declares for `kind`; for conversations and messages, those of
+        `channel`, or of every channel when the channel is not known."""
+        if kind == "user":
+            return self.user_tags
+        channels = list(self.channels.values()) if channel is None else [self.channels.get(channel)]
+        keys: frozenset[str] = frozenset()
+        for definition in channels:
+            if definition is not None:
+                keys |= definition.conversation_tags if kind == "conversation" else definition.message_tags
+        return keys
+
+    @classmethod
+    def from_row(cls, row: Row) -> "IntegrationDefinition":
+        document = msgspec.json.decode(row["definition"])
+        channels = {
+            name: Channel(
+                conversation_tags=_tag_keys(channel.get("conversation")),
+                message_tags=_tag_keys(channel.get("message")),
+                messages={
+                    type_: compile_schema(message.get("schema") or {}, where=f"message type {type_}")
+                    for type_, message in (channel.get("messages") or {}).items()
+                },
+            )
+            for name, channel in (document.get("channels") or {}).items()
+        }
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            version=row["version"],
+            user_tags=_tag_keys(document.get("user")),
+            channels=channels,
+        )
+
+
+@dataclass(frozen=True)
+class Installation:
+    alias: str
+    enabled: bool
+    integration: IntegrationDefinition
+
+
+@dataclass(frozen=True)
+class BotDefinition:
+    id: str
+    name: str
+    user_tags: frozenset[str]
+    conversation_tags: frozenset[str]
+    message_tags: frozenset[str]
+    installations: Mapping[str, Installation] = field(default_factory=dict)
+
+    def tag_keys(self, kind: TagKind) -> frozenset[str]:
+        if kind == "user":
+            return self.user_tags
+        return self.conversation_tags if kind == "conversation" else self.message_tags
+
+    def installation_of(self, integration_id: str, alias: str | None) -> Installation | None:
+        """The installation an integration caller acts through: by alias when given, else the
+        only installation of that integration."""
+        if alias:
+            found = self.installations.get(alias)
+            return found if found is not None and found.integration.id == integration_id else None
+        matches = [i for i in self.installations.values() if i.integration.id == integration_id]
+        return matches[0] if len(matches) == 1 else None
+
+
+async def load_bot(conn: Connection, bot_id: str) -> BotDefinition | None:
+    row = await bot_store.get_bot(conn, bot_id)
+    if row is None:
+        return None
+    document = msgspec.json.decode(row["definition"])
+    installation_rows = await bot_store.list_installations(conn, bot_id)
+    integration_rows = await integration_store.get_integrations(
+        conn, sorted({r["integration_id"] for r in installation_rows})
+    )
+    integrations = {r["id"]: IntegrationDefinition.from_row(r) for r in integration_rows}
+    installations = {
+        r["alias"]: Installation(
+            alias=r["alias"], enabled=bool(r["enabled"]), integration=integrations[r["integration_id"]]
+        )
+        for r in installation_rows
+        if r["integration_id"] in integrations
+    }
+    return BotDefinition(
+        id=row["id"],
+        name=row["name"],
+        user_tags=_tag_keys(document.get("user")),
+        conversation_tags=_tag_keys(document.get("conversation")),
+        message_tags=_tag_keys(document.get("message")),
+        installations=installations,
+    )
+
+
+class DefinitionCache:
+    """Bot definitions parsed once per epoch. Every request reads the current epoch with its
+    API key, so a change made through any process is seen by the next request everywhere."""
+
+    def __init__(self) -> None:
+        self._epoch: int | None = None
+        self._bots: dict[str, BotDefinition] = {}
+
+    async def bot(self, conn: Connection, bot_id: str, *, epoch: int) -> BotDefinition | None:
+        if epoch != self._epoch:
+            self._bots.clear()
+            self._epoch = epoch
+        cached = self._bots.get(bot_id)
+        if cached is not None:
+            return cached
+        loaded = await load_bot(conn, bot_id)
+        if loaded is not None:
+            self._bots[bot_id] = loaded
+        return loaded

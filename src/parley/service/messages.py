@@ -1,0 +1,303 @@
+"""Messages: create, read, update, delete, list, and get-or-create by tags across the bot."""
+
+from typing import Any
+
+import msgspec
+
+from parley import ids
+from parley.auth import Identity
+from parley.clock import iso_from_ms, parse_iso
+from parley.errors import (
+    InvalidPayload,
+    PayloadTooLarge,
+    ReferenceNotFound,
+    RelationConflict,
+    ResourceNotFound,
+)
+from parley.service import tags as tag_rules
+from parley.service.common import Page
+from parley.service.conversations import get_row as get_conversation_row
+from parley.service.get_or_create import find, lookup_key
+from parley.service.models import (
+    CreateMessage,
+    GetOrCreateMessage,
+    Message,
+    Schedule,
+    UpdateMessage,
+    decode_tags,
+    encode_json,
+)
+from parley.service.schemas import Validator, default_message_types, validate
+from parley.service.users import get_row as get_user_row
+from parley.store import conversations as conversation_store
+from parley.store import messages as store
+from parley.store.database import Connection, Row
+from parley.store.tags import write_tags
+
+MAX_PAYLOAD_BYTES = 128 * 1024
+
+
+def to_message(identity: Identity, row: Row) -> Message:
+    return Message(
+        id=row["id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        type=row["type"],
+        payload=msgspec.Raw(row["payload"].encode()),
+        direction=row["direction"],
+        user_id=row["user_id"],
+        conversation_id=row["conversation_id"],
+        tags=tag_rules.visible(identity, decode_tags(row["tags"])),
+        origin=row["origin"],
+    )
+
+
+def _validator(identity: Identity, conversation: Row, message_type: str) -> Validator:
+    """The schema a message of `message_type` must follow in this conversation."""
+    alias = conversation["integration"]
+    if not alias:
+        found = default_message_types().get(message_type)
+        if found is None:
+            raise InvalidPayload(
+                f"Message type {message_type!r} is not one of the default types: "
+                + ", ".join(sorted(default_message_types()))
+                + "."
+            )
+        return found
+    installation = identity.bot.installations.get(alias)
+    channel = None if installation is None else installation.integration.channels.get(conversation["channel"])
+    if channel is None:
+        raise InvalidPayload(f"The integration {alias!r} that owns this conversation is no longer installed.")
+    declared = channel.messages.get(message_type)
+    if declared is None:
+        raise InvalidPayload(
+            f"Message type {message_type!r} is not declared on channel {conversation['channel']!r}"
+            f" of integration {installation.integration.name!r}."  # type: ignore[union-attr]
+        )
+    return declared
+
+
+def _encode_payload(identity: Identity, conversation: Row, message_type: str, payload: dict[str, Any]) -> str:
+    validate(_validator(identity, conversation, message_type), payload, what=f"payload of a {message_type} message")
+    encoded = encode_json(payload)
+    if len(encoded.encode()) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"A message payload may be at most {MAX_PAYLOAD_BYTES} bytes of JSON.")
+    return encoded
+
+
+def _scheduled_for(schedule: Schedule | None, now_ms: int) -> str | None:
+    if schedule is None:
+        return None
+    if (schedule.date_time is None) == (schedule.delay is None):
+        raise InvalidPayload("A schedule needs exactly one of `dateTime` or `delay`.")
+    if schedule.delay is not None:
+        if schedule.delay < 0:
+            raise InvalidPayload("`schedule.delay` must be zero or more milliseconds.")
+        return iso_from_ms(now_ms + int(schedule.delay))
+    try:
+        due = parse_iso(schedule.date_time or "")
+    except ValueError:
+        raise InvalidPayload(f"`schedule.dateTime` is not an ISO 8601 date-time: {schedule.date_time!r}.") from None
+    return iso_from_ms(max(due, now_ms))
+
+
+async def _conversation(conn: Connection, identity: Identity, conversation_id: str) -> Row:
+    row = await get_conversation_row(conn, identity, conversation_id)
+    if row is None:
+        raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
+    return row
+
+
+async def _check_author(conn: Connection, identity: Identity, user_id: str) -> bool:
+    """Whether the author is a user row (and so becomes a participant); the bot writes as itself."""
+    if user_id == identity.bot_id:
+        return False
+    if await get_user_row(conn, identity, user_id) is None:
+        raise ReferenceNotFound(f"User {user_id} not found.")
+    return True
+
+
+async def _insert(
+    conn: Connection,
+    identity: Identity,
+    body: CreateMessage | GetOrCreateMessage,
+    *,
+    payload: str,
+    tags: dict[str, str],
+    is_user: bool,
+    scheduled_for: str | None,
+    now_ms: int,
+) -> Message:
+    now = iso_from_ms(now_ms)
+    message_id = ids.new_id(ids.MESSAGE)
+    direction = "outgoing" if identity.installation is None else "incoming"
+    await store.insert_message(
+        conn,
+        id=message_id,
+        bot_id=identity.bot_id,
+        conversation_id=body.conversation_id,
+        user_id=body.user_id,
+        type=body.type,
+        payload=payload,
+        direction=direction,
+        origin=body.origin,
+        tags=encode_json(tags),
+        scheduled_for=scheduled_for,
+        now=now,
+    )
+    await write_tags(conn, bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags, replace=False)
+    if is_user:
+        await conversation_store.add_participant(
+            conn, bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id, now=now
+        )
+    return Message(
+        id=message_id,
+        created_at=now,
+        updated_at=now,
+        type=body.type,
+        payload=msgspec.Raw(payload.encode()),
+        direction=direction,
+        user_id=body.user_id,
+        conversation_id=body.conversation_id,
+        tags=tag_rules.visible(identity, tags),
+        origin=body.origin,
+    )
+
+
+async def create_message(conn: Connection, identity: Identity, body: CreateMessage, *, now_ms: int) -> Message:
+    conversation = await _conversation(conn, identity, body.conversation_id)
+    is_user = await _check_author(conn, identity, body.user_id)
+    payload = _encode_payload(identity, conversation, body.type, body.payload)
+    changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation["channel"])
+    scheduled_for = _scheduled_for(body.schedule, now_ms)
+    return await _insert(
+        conn,
+        identity,
+        body,
+        payload=payload,
+        tags=tag_rules.merge({}, changes),
+        is_user=is_user,
+        scheduled_for=scheduled_for,
+        now_ms=now_ms,
+    )
+
+
+async def get_or_create_message(
+    conn: Connection, identity: Identity, body: GetOrCreateMessage, *, now_ms: int
+) -> tuple[Message, bool]:
+    conversation = await _conversation(conn, identity, body.conversation_id)
+    is_user = await _check_author(conn, identity, body.user_id)
+    payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
+    channel = conversation["channel"]
+    changes = tag_rules.qualify(identity, "message", body.tags, channel=channel)
+    scheduled_for = _scheduled_for(body.schedule, now_ms)
+    discriminator = body.discriminate_by_tags
+    key = lookup_key(
+        changes,
+        None
+        if discriminator is None
+        else list(tag_rules.qualify(identity, "message", dict.fromkeys(discriminator), channel=channel)),
+    )
+    if key is not None:
+        row = await find(conn, key, table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
+        if row is not None:
+            if row["conversation_id"] != body.conversation_id:
+                raise RelationConflict(
+                    f"A message with these tags already exists for a different conversation"
+                    f" ({row['conversation_id']}): message {row['id']}."
+                )
+            return await _apply_tags(conn, identity, row, changes, iso_from_ms(now_ms)), False
+    if payload is None:
+        raise InvalidPayload("`payload` is required when no message matches the tags and one is created.")
+    return await _insert(
+        conn,
+        identity,
+        body,
+        payload=payload,
+        tags=tag_rules.merge({}, changes),
+        is_user=is_user,
+        scheduled_for=scheduled_for,
+        now_ms=now_ms,
+    ), True
+
+
+async def _apply_tags(
+    conn: Connection, identity: Identity, row: Row, changes: dict[str, str | None], now: str
+) -> Message:
+    stored = decode_tags(row["tags"])
+    merged = tag_rules.merge(stored, changes)
+    if merged == stored:
+        return to_message(identity, row)
+    await store.update_message(conn, id=row["id"], payload=row["payload"], tags=encode_json(merged), now=now)
+    await write_tags(conn, bot_id=identity.bot_id, kind="message", resource_id=row["id"], tags=merged, replace=True)
+    message = to_message(identity, row)
+    message.tags = tag_rules.visible(identity, merged)
+    message.updated_at = now
+    return message
+
+
+async def _require(conn: Connection, identity: Identity, message_id: str) -> tuple[Row, Row]:
+    """The message and its conversation, if the caller may see them."""
+    row = await store.get_message(conn, bot_id=identity.bot_id, id=message_id)
+    conversation = None if row is None else await get_conversation_row(conn, identity, row["conversation_id"])
+    if row is None or conversation is None:
+        raise ResourceNotFound(f"Message {message_id} not found.")
+    return row, conversation
+
+
+async def get_message(conn: Connection, identity: Identity, message_id: str) -> Message:
+    row, _ = await _require(conn, identity, message_id)
+    return to_message(identity, row)
+
+
+async def update_message(
+    conn: Connection, identity: Identity, message_id: str, body: UpdateMessage, *, now: str
+) -> Message:
+    row, conversation = await _require(conn, identity, message_id)
+    payload = (
+        row["payload"] if body.payload is None else _encode_payload(identity, conversation, row["type"], body.payload)
+    )
+    changes = tag_rules.qualify(identity, "message", body.tags or {}, channel=conversation["channel"])
+    stored = decode_tags(row["tags"])
+    merged = tag_rules.merge(stored, changes)
+    await store.update_message(conn, id=message_id, payload=payload, tags=encode_json(merged), now=now)
+    if merged != stored:
+        await write_tags(
+            conn, bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=merged, replace=True
+        )
+    message = to_message(identity, row)
+    message.payload = msgspec.Raw(payload.encode())
+    message.tags = tag_rules.visible(identity, merged)
+    message.updated_at = now
+    return message
+
+
+async def delete_message(conn: Connection, identity: Identity, message_id: str) -> None:
+    await _require(conn, identity, message_id)
+    await store.delete_message(conn, id=message_id)
+
+
+async def list_messages(
+    conn: Connection,
+    identity: Identity,
+    *,
+    conversation_id: str | None,
+    tags: dict[str, str],
+    after: str | None,
+    before: str | None,
+    now: str,
+    page: Page,
+) -> tuple[list[Message], str | None]:
+    rows, next_token = await store.list_messages(
+        conn,
+        bot_id=identity.bot_id,
+        conversation_id=conversation_id,
+        integration=identity.alias,
+        tags=tag_rules.qualify_filter(identity, tags),
+        after=after,
+        before=before,
+        now=now,
+        cursor=page.cursor,
+        limit=page.size,
+    )
+    return [to_message(identity, row) for row in rows], next_token

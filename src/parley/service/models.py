@@ -1,0 +1,127 @@
+"""Request bodies and resources in the contract's shapes (camelCase on the wire)."""
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
+
+Id = Annotated[str, Meta(min_length=28, max_length=36)]
+Name = Annotated[str, Meta(max_length=200)]
+TagValue = Annotated[str, Meta(max_length=500)]
+TagChanges = dict[str, TagValue | None]
+Discriminator = list[Annotated[str, Meta(max_length=500)]]
+PictureUrl = Annotated[str, Meta(max_length=40000)]
+
+
+class Body(Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """A request body: unknown fields are rejected, as the contract's schemas say."""
+
+
+class Resource(Struct, rename="camel", omit_defaults=True, kw_only=True):
+    """A resource in a response; optional fields are left out when they have no value."""
+
+
+class CreateUser(Body):
+    tags: TagChanges
+    name: Name | None = None
+    picture_url: PictureUrl | None = None
+    integration_name: Name | None = None
+
+
+class GetOrCreateUser(CreateUser):
+    discriminate_by_tags: Discriminator | None = None
+
+
+class UpdateUser(Body):
+    tags: TagChanges | None = None
+    name: Name | UnsetType | None = UNSET
+    picture_url: PictureUrl | UnsetType | None = UNSET
+
+
+class User(Resource):
+    id: str
+    created_at: str
+    updated_at: str
+    tags: dict[str, str]
+    name: str | None = None
+    picture_url: str | None = None
+
+
+class CreateConversation(Body):
+    channel: Name
+    tags: TagChanges
+    integration_name: Name | None = None
+
+
+class GetOrCreateConversation(CreateConversation):
+    discriminate_by_tags: Discriminator | None = None
+
+
+class UpdateConversation(Body):
+    tags: TagChanges | None = None
+    current_task_id: str | None = None
+
+
+class Conversation(Resource):
+    id: str
+    created_at: str
+    updated_at: str
+    channel: str
+    integration: str
+    tags: dict[str, str]
+
+
+class AddParticipant(Body):
+    user_id: Id
+
+
+class Schedule(Body):
+    date_time: Annotated[str, Meta(min_length=24, max_length=28)] | None = None
+    delay: float | None = None
+
+
+class CreateMessage(Body):
+    payload: dict[str, Any]
+    user_id: Id
+    conversation_id: Id
+    type: Name
+    tags: TagChanges
+    schedule: Schedule | None = None
+    origin: Literal["synthetic"] | None = None
+
+
+class GetOrCreateMessage(Body):
+    user_id: Id
+    conversation_id: Id
+    type: Name
+    tags: TagChanges
+    payload: dict[str, Any] | None = None
+    schedule: Schedule | None = None
+    origin: Literal["synthetic"] | None = None
+    discriminate_by_tags: Discriminator | None = None
+
+
+class UpdateMessage(Body):
+    tags: TagChanges | None = None
+    payload: dict[str, Any] | None = None
+
+
+class Message(Resource):
+    id: str
+    created_at: str
+    updated_at: str
+    type: str
+    payload: Raw
+    direction: str
+    user_id: str
+    conversation_id: str
+    tags: dict[str, str]
+    origin: str | None = None
+
+
+def encode_json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def decode_tags(text: str) -> dict[str, str]:
+    return msgspec.json.decode(text, type=dict[str, str])

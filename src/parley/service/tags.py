@@ -1,0 +1,63 @@
+"""Tag rules: declared keys only, integration tags namespaced by installation alias, empty removes."""
+
+from collections.abc import Mapping
+
+from parley.auth import Identity
+from parley.errors import InvalidPayload
+from parley.service.definitions import TagKind
+
+
+def _qualify_key(identity: Identity, kind: TagKind, key: str, channel: str | None) -> str:
+    installation = identity.installation
+    if installation is not None:
+        # Integrations write their tags bare; the older `<alias>:<key>` form is accepted too.
+        bare = key.removeprefix(f"{installation.alias}:")
+        if bare in installation.integration.tag_keys(kind, channel):
+            return f"{installation.alias}:{bare}"
+        raise InvalidPayload(
+            f"Tag {key!r} is not declared for {kind}s by integration {installation.integration.name!r}"
+            + (f" on channel {channel!r}." if channel and kind != "user" else ".")
+        )
+    alias, sep, bare = key.partition(":")
+    if not sep:
+        if key in identity.bot.tag_keys(kind):
+            return key
+        raise InvalidPayload(f"Tag {key!r} is not declared in the {kind} tags of bot {identity.bot_id}.")
+    found = identity.bot.installations.get(alias)
+    if found is not None and bare in found.integration.tag_keys(kind, None):
+        return key
+    raise InvalidPayload(f"Tag {key!r} is not declared for {kind}s by an integration installed as {alias!r}.")
+
+
+def qualify(
+    identity: Identity, kind: TagKind, tags: Mapping[str, str | None], *, channel: str | None = None
+) -> dict[str, str | None]:
+    """The caller's tags with their stored keys; raises InvalidPayload for an undeclared key."""
+    return {_qualify_key(identity, kind, key, channel): value for key, value in tags.items()}
+
+
+def qualify_filter(identity: Identity, tags: Mapping[str, str]) -> dict[str, str]:
+    """Tag filters of a list call, in stored keys. Undeclared keys simply match nothing."""
+    if identity.installation is None:
+        return dict(tags)
+    prefix = f"{identity.installation.alias}:"
+    return {prefix + key.removeprefix(prefix): value for key, value in tags.items()}
+
+
+def merge(stored: Mapping[str, str], changes: Mapping[str, str | None]) -> dict[str, str]:
+    """Applies changes per key: a value sets the key, `""` or null removes it."""
+    merged = dict(stored)
+    for key, value in changes.items():
+        if value:
+            merged[key] = value
+        else:
+            merged.pop(key, None)
+    return merged
+
+
+def visible(identity: Identity, stored: Mapping[str, str]) -> dict[str, str]:
+    """What the caller sees: everything for a bot; its own tags, bare, for an integration."""
+    if identity.installation is None:
+        return dict(stored)
+    prefix = f"{identity.installation.alias}:"
+    return {key[len(prefix) :]: value for key, value in stored.items() if key.startswith(prefix)}

@@ -1,0 +1,42 @@
+"""API keys and admin tokens, stored as SHA-256 hashes of their values."""
+
+from parley.store.database import Connection, Row
+
+
+async def insert_key(
+    conn: Connection, *, id: str, kind: str, owner_id: str | None, token_hash: str, note: str, now: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO api_keys (id, kind, owner_id, token_hash, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        kind,
+        owner_id,
+        token_hash,
+        note,
+        now,
+    )
+
+
+async def find_by_hash(conn: Connection, token_hash: str) -> Row | None:
+    """The key with this hash, and the definitions epoch read in the same round trip."""
+    return await conn.fetch_one(
+        "SELECT k.kind, k.owner_id, k.token_hash, m.value AS epoch FROM api_keys k"
+        " JOIN parley_meta m ON m.key = 'epoch' WHERE k.token_hash = $1",
+        token_hash,
+    )
+
+
+async def count_kind(conn: Connection, kind: str) -> int:
+    return int(await conn.fetch_value("SELECT count(*) FROM api_keys WHERE kind = $1", kind))
+
+
+async def list_keys(conn: Connection, *, kind: str, owner_id: str) -> list[Row]:
+    return await conn.fetch_all(
+        "SELECT id, created_at, note FROM api_keys WHERE kind = $1 AND owner_id = $2 ORDER BY created_at DESC, id",
+        kind,
+        owner_id,
+    )
+
+
+async def delete_key(conn: Connection, *, id: str, kind: str) -> int:
+    return await conn.execute("DELETE FROM api_keys WHERE id = $1 AND kind = $2", id, kind)

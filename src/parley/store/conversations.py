@@ -1,0 +1,125 @@
+"""Conversations and their participants."""
+
+from parley.store.database import Connection, Row
+from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+from parley.store.users import COLUMNS as USER_COLUMNS
+
+COLUMNS = "r.id, r.bot_id, r.channel, r.integration, r.integration_name, r.tags, r.created_at, r.updated_at"
+
+
+async def insert_conversation(
+    conn: Connection,
+    *,
+    id: str,
+    bot_id: str,
+    channel: str,
+    integration: str,
+    integration_name: str,
+    tags: str,
+    now: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO conversations (id, bot_id, channel, integration, integration_name, tags, created_at,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        id,
+        bot_id,
+        channel,
+        integration,
+        integration_name,
+        tags,
+        now,
+    )
+
+
+async def get_conversation(conn: Connection, *, bot_id: str, id: str) -> Row | None:
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM conversations r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+
+
+async def update_conversation(conn: Connection, *, id: str, tags: str, now: str) -> None:
+    await conn.execute("UPDATE conversations SET tags = $2, updated_at = $3 WHERE id = $1", id, tags, now)
+
+
+async def delete_conversation(conn: Connection, *, id: str) -> None:
+    """Removes the conversation with its participants and messages."""
+    await conn.execute(
+        "DELETE FROM tag_index WHERE resource_id IN (SELECT id FROM messages WHERE conversation_id = $1)", id
+    )
+    await conn.execute("DELETE FROM messages WHERE conversation_id = $1", id)
+    await conn.execute("DELETE FROM participants WHERE conversation_id = $1", id)
+    await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
+    await conn.execute("DELETE FROM conversations WHERE id = $1", id)
+
+
+async def list_conversations(
+    conn: Connection,
+    *,
+    bot_id: str,
+    integration: str | None,
+    integration_name: str | None,
+    channel: str | None,
+    participant_ids: list[str],
+    tags: dict[str, str],
+    after: str | None,
+    before: str | None,
+    order: Order,
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    params = Params(bot_id)
+    sql = f"SELECT {COLUMNS} FROM conversations r WHERE r.bot_id = $1"
+    if integration is not None:
+        sql += f" AND r.integration = {params(integration)}"
+    if integration_name is not None:
+        name = params(integration_name)
+        sql += f" AND (r.integration = {name} OR r.integration_name = {name})"
+    if channel is not None:
+        sql += f" AND r.channel = {params(channel)}"
+    for user_id in participant_ids:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = r.id"
+            f" AND p.user_id = {params(user_id)})"
+        )
+    if after is not None:
+        sql += f" AND r.created_at >= {params(after)}"
+    if before is not None:
+        sql += f" AND r.created_at <= {params(before)}"
+    sql += tag_filter(params, bot_id_param="$1", kind="conversation", tags=tags)
+    return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)
+
+
+async def add_participant(conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, now: str) -> None:
+    """Adds a participant; one already there stays as it is."""
+    await conn.execute(
+        "INSERT INTO participants (conversation_id, user_id, bot_id, created_at) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (conversation_id, user_id) DO NOTHING",
+        conversation_id,
+        user_id,
+        bot_id,
+        now,
+    )
+
+
+async def get_participant(conn: Connection, *, conversation_id: str, user_id: str) -> Row | None:
+    return await conn.fetch_one(
+        f"SELECT {USER_COLUMNS} FROM participants p JOIN users r ON r.id = p.user_id"
+        " WHERE p.conversation_id = $1 AND p.user_id = $2",
+        conversation_id,
+        user_id,
+    )
+
+
+async def remove_participant(conn: Connection, *, conversation_id: str, user_id: str) -> int:
+    return await conn.execute(
+        "DELETE FROM participants WHERE conversation_id = $1 AND user_id = $2", conversation_id, user_id
+    )
+
+
+async def list_participants(
+    conn: Connection, *, conversation_id: str, cursor: Cursor | None, limit: int
+) -> tuple[list[Row], str | None]:
+    params = Params(conversation_id)
+    sql = (
+        f"SELECT {USER_COLUMNS} FROM users r"
+        " WHERE r.id IN (SELECT p.user_id FROM participants p WHERE p.conversation_id = $1)"
+    )
+    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)

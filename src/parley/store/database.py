@@ -1,0 +1,195 @@
+"""One small async interface over SQLite (stdlib sqlite3) and PostgreSQL (asyncpg)."""
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import lru_cache
+from typing import Any, Protocol
+
+import asyncpg
+
+from parley.config import Settings
+
+
+class Row(Protocol):
+    def __getitem__(self, key: str | int, /) -> Any: ...
+
+
+class Connection(Protocol):
+    """A connection inside (or, for reads, outside) a transaction. SQL uses `$1`-style parameters."""
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Runs a statement; returns the number of rows it changed."""
+        ...
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetch_value(self, sql: str, *args: Any) -> Any: ...
+
+    async def lock(self, key: str) -> None:
+        """Holds a lock on `key` until the transaction ends, serialising work on the same key."""
+        ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction: committed when the block ends, rolled back when it raises."""
+        ...
+
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads, outside any explicit transaction."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@lru_cache(maxsize=2048)
+def _sqlite_sql(sql: str) -> str:
+    return re.sub(r"\$(\d+)", r"?\1", sql)
+
+
+class SqliteConnection:
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self._raw = raw
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return self._raw.execute(_sqlite_sql(sql), args).rowcount
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._raw.executemany(_sqlite_sql(sql), rows)
+
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._raw.execute(_sqlite_sql(sql), args).fetchone()
+        return row
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        return self._raw.execute(_sqlite_sql(sql), args).fetchall()
+
+    async def fetch_value(self, sql: str, *args: Any) -> Any:
+        row = self._raw.execute(_sqlite_sql(sql), args).fetchone()
+        return None if row is None else row[0]
+
+    async def lock(self, key: str) -> None:
+        # BEGIN IMMEDIATE already holds the database's single write lock.
+        return None
+
+
+class SqliteDatabase:
+    """The embedded default: one connection used directly on the event loop.
+
+    A statement costs microseconds, far less than a hop to a thread. Every method of
+    SqliteConnection finishes without suspending, so a transaction never spans a real
+    suspension point unless the code inside it awaits something else; that would be a bug,
+    and opening a second transaction meanwhile raises instead of interleaving silently.
+    """
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+        self._raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._raw.row_factory = sqlite3.Row
+        self._raw.execute("PRAGMA journal_mode=WAL")
+        self._raw.execute(f"PRAGMA synchronous={synchronous}")
+        self._raw.execute("PRAGMA busy_timeout=5000")
+        self._conn = SqliteConnection(self._raw)
+        self._in_transaction = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        if self._in_transaction:
+            raise RuntimeError("a SQLite transaction is already open; transactions must not await I/O")
+        self._in_transaction = True
+        try:
+            self._raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._raw.execute("ROLLBACK")
+                raise
+            self._raw.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        yield self._conn
+
+    async def close(self) -> None:
+        self._raw.close()
+
+
+def _lock_key(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class PostgresConnection:
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self._raw = raw
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status: str = await self._raw.execute(sql, *args)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._raw.executemany(sql, rows)
+
+    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = await self._raw.fetchrow(sql, *args)
+        return row
+
+    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = await self._raw.fetch(sql, *args)
+        return rows
+
+    async def fetch_value(self, sql: str, *args: Any) -> Any:
+        return await self._raw.fetchval(sql, *args)
+
+    async def lock(self, key: str) -> None:
+        await self._raw.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(key))
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Skips the pool's reset query on release: Parley sets no session state and only takes
+    transaction-scoped locks, so the reset would be one wasted round trip per request."""
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, *, min_size: int, max_size: int) -> "PostgresDatabase":
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self._pool.acquire() as raw, raw.transaction():
+            yield PostgresConnection(raw)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        async with self._pool.acquire() as raw:
+            yield PostgresConnection(raw)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_database(settings: Settings) -> Database:
+    if settings.dialect == "postgresql":
+        return await PostgresDatabase.connect(
+            settings.database_url, min_size=settings.pg_pool_min, max_size=settings.pg_pool_max
+        )
+    return SqliteDatabase(settings.sqlite_path, synchronous=settings.sqlite_synchronous)

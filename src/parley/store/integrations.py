@@ -1,0 +1,94 @@
+"""Integration definitions."""
+
+from parley.store.database import Connection, Row
+from parley.store.sql import Cursor, Order, Params, fetch_page
+
+COLUMNS = "r.id, r.name, r.version, r.definition, r.url, r.dev, r.created_at, r.updated_at"
+
+
+async def insert_integration(
+    conn: Connection,
+    *,
+    id: str,
+    name: str,
+    version: str,
+    definition: str,
+    url: str | None,
+    dev: bool,
+    now: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO integrations (id, name, version, definition, url, dev, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        id,
+        name,
+        version,
+        definition,
+        url,
+        dev,
+        now,
+    )
+
+
+async def get_integration(conn: Connection, id: str) -> Row | None:
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM integrations r WHERE r.id = $1", id)
+
+
+async def get_integrations(conn: Connection, ids: list[str]) -> list[Row]:
+    if not ids:
+        return []
+    params = Params()
+    return await conn.fetch_all(
+        f"SELECT {COLUMNS} FROM integrations r WHERE r.id IN ({params.many(ids)})", *params.args
+    )
+
+
+async def find_by_name(conn: Connection, *, name: str, version: str) -> Row | None:
+    return await conn.fetch_one(
+        f"SELECT {COLUMNS} FROM integrations r WHERE r.name = $1 AND r.version = $2", name, version
+    )
+
+
+async def update_integration(conn: Connection, *, id: str, definition: str, url: str | None, now: str) -> None:
+    await conn.execute(
+        "UPDATE integrations SET definition = $2, url = $3, updated_at = $4 WHERE id = $1",
+        id,
+        definition,
+        url,
+        now,
+    )
+
+
+async def installed_in(conn: Connection, integration_id: str) -> list[str]:
+    rows = await conn.fetch_all("SELECT DISTINCT bot_id FROM installations WHERE integration_id = $1", integration_id)
+    return [row[0] for row in rows]
+
+
+async def delete_integration(conn: Connection, id: str) -> None:
+    await conn.execute("DELETE FROM api_keys WHERE kind = 'integration' AND owner_id = $1", id)
+    await conn.execute("DELETE FROM integrations WHERE id = $1", id)
+
+
+async def list_integrations(
+    conn: Connection,
+    *,
+    name: str | None,
+    version: str | None,
+    installed_by_bot_id: str | None,
+    dev: bool | None,
+    order: Order,
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    params = Params()
+    sql = f"SELECT {COLUMNS} FROM integrations r WHERE 1 = 1"
+    if name is not None:
+        sql += f" AND r.name = {params(name)}"
+    if version is not None:
+        sql += f" AND r.version = {params(version)}"
+    if dev is not None:
+        sql += f" AND r.dev = {params(dev)}"
+    if installed_by_bot_id is not None:
+        bot = params(installed_by_bot_id)
+        sql += f" AND r.id IN (SELECT i.integration_id FROM installations i WHERE i.bot_id = {bot})"
+    return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)

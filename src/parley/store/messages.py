@@ -1,0 +1,88 @@
+"""Messages."""
+
+from parley.store.database import Connection, Row
+from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+
+COLUMNS = (
+    "r.id, r.bot_id, r.conversation_id, r.user_id, r.type, r.payload, r.direction, r.origin, r.tags,"
+    " r.scheduled_for, r.created_at, r.updated_at"
+)
+
+
+async def insert_message(
+    conn: Connection,
+    *,
+    id: str,
+    bot_id: str,
+    conversation_id: str,
+    user_id: str,
+    type: str,
+    payload: str,
+    direction: str,
+    origin: str | None,
+    tags: str,
+    scheduled_for: str | None,
+    now: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO messages (id, bot_id, conversation_id, user_id, type, payload, direction, origin, tags,"
+        " scheduled_for, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        id,
+        bot_id,
+        conversation_id,
+        user_id,
+        type,
+        payload,
+        direction,
+        origin,
+        tags,
+        scheduled_for,
+        now,
+    )
+
+
+async def get_message(conn: Connection, *, bot_id: str, id: str) -> Row | None:
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM messages r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+
+
+async def update_message(conn: Connection, *, id: str, payload: str, tags: str, now: str) -> None:
+    await conn.execute(
+        "UPDATE messages SET payload = $2, tags = $3, updated_at = $4 WHERE id = $1", id, payload, tags, now
+    )
+
+
+async def delete_message(conn: Connection, *, id: str) -> None:
+    await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
+    await conn.execute("DELETE FROM messages WHERE id = $1", id)
+
+
+async def list_messages(
+    conn: Connection,
+    *,
+    bot_id: str,
+    conversation_id: str | None,
+    integration: str | None,
+    tags: dict[str, str],
+    after: str | None,
+    before: str | None,
+    now: str,
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    """Messages newest first, leaving out those scheduled for later than `now`."""
+    params = Params(bot_id)
+    sql = f"SELECT {COLUMNS} FROM messages r WHERE r.bot_id = $1"
+    if conversation_id is not None:
+        sql += f" AND r.conversation_id = {params(conversation_id)}"
+    if integration is not None:
+        sql += (
+            " AND r.conversation_id IN (SELECT c.id FROM conversations c WHERE c.bot_id = $1"
+            f" AND c.integration = {params(integration)})"
+        )
+    sql += f" AND (r.scheduled_for IS NULL OR r.scheduled_for <= {params(now)})"
+    if after is not None:
+        sql += f" AND r.created_at >= {params(after)}"
+    if before is not None:
+        sql += f" AND r.created_at <= {params(before)}"
+    sql += tag_filter(params, bot_id_param="$1", kind="message", tags=tags)
+    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)

@@ -1,0 +1,90 @@
+"""Building SQL with numbered `$n` parameters, and keyset pagination shared by every list."""
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from parley.store.database import Connection, Row
+
+
+class Params:
+    """Collects arguments and hands out their `$n` placeholders in order."""
+
+    def __init__(self, *initial: Any) -> None:
+        self.args: list[Any] = list(initial)
+
+    def __call__(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def many(self, values: Sequence[Any]) -> str:
+        return ", ".join(self(value) for value in values)
+
+
+class BadPageToken(ValueError):
+    """A `nextToken` that this server did not hand out."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The position after the last row of a page: its sort value and id."""
+
+    value: str
+    id: str
+
+    def encode(self) -> str:
+        raw = msgspec.json.encode([self.value, self.id])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> "Cursor":
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            value, id_ = msgspec.json.decode(raw, type=tuple[str, str])
+        except (binascii.Error, ValueError, msgspec.DecodeError):
+            raise BadPageToken(token) from None
+        return cls(value, id_)
+
+
+@dataclass(frozen=True)
+class Order:
+    """Sort column (`created_at` or `updated_at`) and direction; ties broken by id."""
+
+    column: str = "created_at"
+    descending: bool = True
+
+    def after(self, params: Params, cursor: Cursor | None, alias: str = "r") -> str:
+        if cursor is None:
+            return ""
+        op = "<" if self.descending else ">"
+        return f" AND ({alias}.{self.column}, {alias}.id) {op} ({params(cursor.value)}, {params(cursor.id)})"
+
+    def clause(self, alias: str = "r") -> str:
+        direction = "DESC" if self.descending else "ASC"
+        return f" ORDER BY {alias}.{self.column} {direction}, {alias}.id {direction}"
+
+
+def tag_filter(params: Params, *, bot_id_param: str, kind: str, tags: dict[str, str], alias: str = "r") -> str:
+    """Rows that carry every given tag with exactly the given value."""
+    return "".join(
+        f" AND {alias}.id IN (SELECT f.resource_id FROM tag_index f WHERE f.bot_id = {bot_id_param}"
+        f" AND f.kind = {params(kind)} AND f.key = {params(key)} AND f.value = {params(value)})"
+        for key, value in tags.items()
+    )
+
+
+async def fetch_page(
+    conn: Connection, sql: str, params: Params, *, order: Order, cursor: Cursor | None, limit: int
+) -> tuple[list[Row], str | None]:
+    """Runs a list query one row past the page to learn whether another page follows."""
+    full = sql + order.after(params, cursor) + order.clause() + f" LIMIT {int(limit) + 1}"
+    rows = await conn.fetch_all(full, *params.args)
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, Cursor(last[order.column], last["id"]).encode()

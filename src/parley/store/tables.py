@@ -1,0 +1,157 @@
+"""The schema, as SQLAlchemy metadata: the source Alembic migrations are written from.
+
+Timestamps are ISO 8601 text in UTC with milliseconds (`2024-05-01T12:00:00.000Z`): one fixed
+width, so text order is time order on both dialects. JSON documents are text.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+parley_meta = Table(
+    "parley_meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+bots = Table(
+    "bots",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("url", Text),
+    Column("signing_secret", Text, nullable=False),
+    Column("dev", Boolean, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Index("bots_created", "created_at", "id"),
+)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("url", Text),
+    Column("dev", Boolean, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    UniqueConstraint("name", "version", name="integrations_name_version"),
+    Index("integrations_created", "created_at", "id"),
+)
+
+installations = Table(
+    "installations",
+    metadata,
+    Column("bot_id", Text, nullable=False),
+    Column("alias", Text, nullable=False),
+    Column("integration_id", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("configuration", Text, nullable=False),
+    Column("configuration_type", Text),
+    Column("disabled_channels", Text, nullable=False),
+    Column("webhook_id", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    PrimaryKeyConstraint("bot_id", "alias"),
+    Index("installations_integration", "integration_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("owner_id", Text),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("note", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Index("api_keys_owner", "kind", "owner_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("bot_id", Text, nullable=False),
+    Column("integration", Text, nullable=False),
+    Column("name", Text),
+    Column("picture_url", Text),
+    Column("tags", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Index("users_created", "bot_id", "created_at", "id"),
+    Index("users_updated", "bot_id", "updated_at", "id"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("bot_id", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("integration", Text, nullable=False),
+    Column("integration_name", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Index("conversations_created", "bot_id", "created_at", "id"),
+    Index("conversations_updated", "bot_id", "updated_at", "id"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("conversation_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("bot_id", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    PrimaryKeyConstraint("conversation_id", "user_id"),
+    Index("participants_user", "bot_id", "user_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("bot_id", Text, nullable=False),
+    Column("conversation_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("origin", Text),
+    Column("tags", Text, nullable=False),
+    Column("scheduled_for", Text),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Index("messages_created", "bot_id", "created_at", "id"),
+    Index("messages_conversation", "conversation_id", "created_at", "id"),
+)
+
+tag_index = Table(
+    "tag_index",
+    metadata,
+    Column("bot_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("resource_id", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("ns", Text, nullable=False),
+    PrimaryKeyConstraint("resource_id", "key"),
+    Index("tag_index_lookup", "bot_id", "kind", "key", "value"),
+)

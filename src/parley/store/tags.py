@@ -1,0 +1,64 @@
+"""The tag index: one row per (resource, key), for lookups by tag and list filters."""
+
+from collections.abc import Mapping
+
+from parley.store.database import Connection, Row
+from parley.store.sql import Params
+
+
+def namespace(key: str) -> str:
+    """`telegram` for `telegram:chatId`; the empty string for a bot's own `chatId`."""
+    head, sep, _ = key.partition(":")
+    return head if sep else ""
+
+
+async def write_tags(
+    conn: Connection, *, bot_id: str, kind: str, resource_id: str, tags: Mapping[str, str], replace: bool
+) -> None:
+    """Indexes `tags` for a resource; with `replace`, its previous index rows go first."""
+    if replace:
+        await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", resource_id)
+    if tags:
+        await conn.execute_many(
+            "INSERT INTO tag_index (bot_id, kind, resource_id, key, value, ns) VALUES ($1, $2, $3, $4, $5, $6)",
+            [(bot_id, kind, resource_id, key, value, namespace(key)) for key, value in tags.items()],
+        )
+
+
+async def delete_tags(conn: Connection, resource_ids: list[str]) -> None:
+    if resource_ids:
+        params = Params()
+        await conn.execute(f"DELETE FROM tag_index WHERE resource_id IN ({params.many(resource_ids)})", *params.args)
+
+
+async def find_oldest_by_tags(
+    conn: Connection,
+    *,
+    table: str,
+    columns: str,
+    bot_id: str,
+    kind: str,
+    pairs: tuple[tuple[str, str], ...],
+    exact_namespaces: frozenset[str] | None,
+    where: Mapping[str, str] | None = None,
+) -> Row | None:
+    """The oldest resource that carries every (key, value) of `pairs`.
+
+    With `exact_namespaces`, a resource that has any other tag in those namespaces does not
+    match: its tag set there must be exactly `pairs`.
+    """
+    params = Params(bot_id, kind)
+    joins = "".join(
+        f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = $2"
+        f" AND t{i}.key = {params(key)} AND t{i}.value = {params(value)}"
+        for i, (key, value) in enumerate(pairs)
+    )
+    conditions = "".join(f" AND r.{column} = {params(value)}" for column, value in (where or {}).items())
+    if exact_namespaces is not None:
+        keys = params.many([key for key, _ in pairs])
+        conditions += (
+            " AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id"
+            f" AND x.ns IN ({params.many(sorted(exact_namespaces))}) AND x.key NOT IN ({keys}))"
+        )
+    sql = f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions} ORDER BY r.created_at, r.id LIMIT 1"
+    return await conn.fetch_one(sql, *params.args)

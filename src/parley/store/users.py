@@ -1,0 +1,83 @@
+"""Users of a bot."""
+
+from parley.store.database import Connection, Row
+from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+
+COLUMNS = "r.id, r.bot_id, r.integration, r.name, r.picture_url, r.tags, r.created_at, r.updated_at"
+
+
+async def insert_user(
+    conn: Connection,
+    *,
+    id: str,
+    bot_id: str,
+    integration: str,
+    name: str | None,
+    picture_url: str | None,
+    tags: str,
+    now: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO users (id, bot_id, integration, name, picture_url, tags, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        id,
+        bot_id,
+        integration,
+        name,
+        picture_url,
+        tags,
+        now,
+    )
+
+
+async def get_user(conn: Connection, *, bot_id: str, id: str) -> Row | None:
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM users r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+
+
+async def update_user(
+    conn: Connection, *, id: str, name: str | None, picture_url: str | None, tags: str, now: str
+) -> None:
+    await conn.execute(
+        "UPDATE users SET name = $2, picture_url = $3, tags = $4, updated_at = $5 WHERE id = $1",
+        id,
+        name,
+        picture_url,
+        tags,
+        now,
+    )
+
+
+async def delete_user(conn: Connection, *, id: str) -> None:
+    await conn.execute("DELETE FROM participants WHERE user_id = $1", id)
+    await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
+    await conn.execute("DELETE FROM users WHERE id = $1", id)
+
+
+async def list_users(
+    conn: Connection,
+    *,
+    bot_id: str,
+    integration: str | None,
+    conversation_id: str | None,
+    tags: dict[str, str],
+    range_field: str,
+    after: str | None,
+    before: str | None,
+    order: Order,
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    params = Params(bot_id)
+    sql = f"SELECT {COLUMNS} FROM users r WHERE r.bot_id = $1"
+    if integration is not None:
+        sql += f" AND r.integration = {params(integration)}"
+    if conversation_id is not None:
+        sql += (
+            f" AND r.id IN (SELECT p.user_id FROM participants p WHERE p.conversation_id = {params(conversation_id)})"
+        )
+    if after is not None:
+        sql += f" AND r.{range_field} >= {params(after)}"
+    if before is not None:
+        sql += f" AND r.{range_field} <= {params(before)}"
+    sql += tag_filter(params, bot_id_param="$1", kind="user", tags=tags)
+    return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)

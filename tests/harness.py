@@ -1,0 +1,161 @@
+"""Runs real Parley servers for the tests and talks to them over HTTP."""
+
+import asyncio
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+PG_ADMIN_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TABLES = (
+    "bots",
+    "integrations",
+    "installations",
+    "api_keys",
+    "users",
+    "conversations",
+    "participants",
+    "messages",
+    "tag_index",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """One `parley serve` process and the database behind it."""
+
+    dialect: str
+    database_url: str
+    admin_token: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log: Path) -> None:
+        env = {**os.environ, "PARLEY_DATABASE_URL": self.database_url, "PARLEY_ADMIN_TOKEN": self.admin_token}
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "parley", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"parley serve exited with {self.process.returncode}; see {log}")
+            try:
+                httpx.get(self.url + "/v1/admin/bots", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"parley serve did not answer within 30 s; see {log}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, to prove that a rejected request changed nothing."""
+        if self.dialect == "sqlite":
+            path = self.database_url.removeprefix("sqlite:///")
+            with sqlite3.connect(path) as conn:
+                return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in TABLES}
+        return asyncio.run(_pg_snapshot(self.database_url))
+
+
+async def _pg_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {t: sorted(tuple(r) for r in await conn.fetch(f"SELECT * FROM {t}")) for t in TABLES}
+    finally:
+        await conn.close()
+
+
+async def _pg_admin(statement: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def postgres_available() -> bool:
+    try:
+        asyncio.run(_pg_admin("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
+@dataclass
+class PostgresDatabase:
+    """A database created for one test run and dropped after it."""
+
+    name: str = field(default_factory=lambda: f"parley_test_{secrets.token_hex(6)}")
+
+    @property
+    def url(self) -> str:
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
+
+    def __enter__(self) -> "PostgresDatabase":
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{self.name}"'))
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
+class Api:
+    """An httpx client that speaks as one caller: the admin, a bot, or an integration in a bot."""
+
+    def __init__(self, server: Server, token: str, headers: dict[str, str] | None = None) -> None:
+        self.server = server
+        self.token = token
+        self.headers = {"authorization": f"Bearer {token}", **(headers or {})}
+        self.http = httpx.Client(base_url=server.url, headers=self.headers, timeout=30)
+
+    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        if body is not None:
+            kwargs["json"] = body
+        return self.http.request(method, path, **kwargs)
+
+    def ok(self, method: str, path: str, body: Any = None, *, status: int = 200, **kwargs: Any) -> Any:
+        response = self.call(method, path, body, **kwargs)
+        assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def error(self, method: str, path: str, body: Any = None, *, type: str, status: int, **kwargs: Any) -> Any:
+        """Asserts a contract error of `type` and `status`, and returns its body."""
+        response = self.call(method, path, body, **kwargs)
+        assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text}"
+        payload = response.json()
+        assert set(payload) >= {"id", "code", "type", "message"}, payload
+        assert payload["type"] == type, payload
+        assert payload["code"] == status
+        assert payload["id"].startswith("err_")
+        return payload
