@@ -1,0 +1,91 @@
+"""Who may call: tokens stored hashed, bot and integration identities checked against headers."""
+
+import hashlib
+
+from tests.conftest import BotSetup, IntegrationSetup, install, make_bot
+from tests.harness import Api
+
+
+def test_tokens_are_stored_only_as_hashes(admin: Api, bot: BotSetup) -> None:
+    values = {str(cell) for row in admin.server.snapshot()["api_keys"] for cell in row}
+    assert bot.api.token not in values
+    assert admin.token not in values
+    assert hashlib.sha256(bot.api.token.encode()).hexdigest() in values
+
+
+def test_the_admin_token_acts_as_any_bot_and_as_its_integrations(
+    admin: Api, bot: BotSetup, integration: IntegrationSetup
+) -> None:
+    as_bot = Api(admin.server, admin.token, {"x-bot-id": bot.id})
+    conversation = as_bot.ok("POST", "/v1/chat/conversations", {"channel": "web", "tags": {}}, status=201)
+    assert bot.api.ok("GET", f"/v1/chat/conversations/{conversation['conversation']['id']}")
+    as_integration = Api(
+        admin.server, admin.token, {**integration.api.headers, "authorization": f"Bearer {admin.token}"}
+    )
+    user = as_integration.ok("POST", "/v1/chat/users", {"tags": {"id": "1"}}, status=201)["user"]
+    assert user["tags"] == {"id": "1"}
+
+
+def test_a_bot_key_cannot_act_as_an_integration(bot: BotSetup, integration: IntegrationSetup) -> None:
+    headers = {"x-integration-id": integration.id, "x-integration-alias": integration.alias}
+    bot.api.error("GET", "/v1/chat/users", type="Forbidden", status=403, headers=headers)
+
+
+def test_an_integration_key_works_only_in_bots_that_installed_it(
+    admin: Api, bot: BotSetup, integration: IntegrationSetup
+) -> None:
+    other = make_bot(admin)
+    headers = {"x-bot-id": other.id}
+    integration.api.error("GET", "/v1/chat/users", type="Forbidden", status=403, headers=headers)
+    integration.api.error(
+        "GET", "/v1/chat/users", type="Forbidden", status=403, headers={"x-integration-alias": "not-the-alias"}
+    )
+    integration.api.error(
+        "GET",
+        "/v1/chat/users",
+        type="Forbidden",
+        status=403,
+        headers={"x-integration-id": "int_01AAAAAAAAAAAAAAAAAAAAAAAA"},
+    )
+
+
+def test_the_alias_header_may_be_left_out_when_the_integration_is_installed_once(
+    bot: BotSetup, integration: IntegrationSetup
+) -> None:
+    headers = {k: v for k, v in integration.api.headers.items() if k != "x-integration-alias"}
+    api = Api(integration.api.server, integration.api.token, headers)
+    user = api.ok("POST", "/v1/chat/users", {"tags": {"id": "no-alias"}}, status=201)["user"]
+    assert bot.api.ok("GET", f"/v1/chat/users/{user['id']}")["user"]["tags"] == {f"{integration.alias}:id": "no-alias"}
+
+
+def test_a_disabled_installation_is_forbidden(admin: Api, bot: BotSetup, integration: IntegrationSetup) -> None:
+    admin.ok("PUT", f"/v1/admin/bots/{bot.id}", {"integrations": {integration.alias: {"enabled": False}}})
+    integration.api.error("GET", "/v1/chat/users", type="Forbidden", status=403)
+    admin.ok("PUT", f"/v1/admin/bots/{bot.id}", {"integrations": {integration.alias: {"enabled": True}}})
+    integration.api.ok("GET", "/v1/chat/users")
+
+
+def test_the_same_integration_installed_twice_keeps_tags_apart_by_alias(admin: Api, bot: BotSetup) -> None:
+    first = install(admin, bot, alias="left")
+    second_key = admin.ok("POST", "/v1/admin/integrations/iaks", {"integrationId": first.id})["value"]
+    admin.ok(
+        "PUT",
+        f"/v1/admin/bots/{bot.id}",
+        {"integrations": {"right": {"enabled": True, "integrationId": first.id, "configuration": {}}}},
+    )
+    second = Api(
+        admin.server, second_key, {"x-bot-id": bot.id, "x-integration-id": first.id, "x-integration-alias": "right"}
+    )
+    a = first.api.ok("POST", "/v1/chat/users/get-or-create", {"tags": {"id": "same"}})["user"]
+    b = second.ok("POST", "/v1/chat/users/get-or-create", {"tags": {"id": "same"}})["user"]
+    assert a["id"] != b["id"]
+    assert bot.api.ok("GET", f"/v1/chat/users/{b['id']}")["user"]["tags"] == {"right:id": "same"}
+    first.api.error("GET", f"/v1/chat/users/{b['id']}", type="ResourceNotFound", status=404)
+
+
+def test_a_definition_change_is_seen_by_the_next_request(admin: Api, bot: BotSetup) -> None:
+    bot.api.error("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, type="InvalidPayload", status=400)
+    admin.ok("PUT", f"/v1/admin/bots/{bot.id}", {"user": {"tags": {"plan": {}}}})
+    assert bot.api.ok("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, status=201)["user"]["tags"] == {
+        "plan": "pro"
+    }
