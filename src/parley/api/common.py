@@ -79,7 +79,9 @@ def respond(content: Any, status: int = 200) -> Response[bytes]:
 
 @asynccontextmanager
 async def runtime(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[tuple[Connection, Identity]]:
-    """A connection (a write transaction when `write`) and the caller's identity."""
+    """A connection and the caller's identity. With `write`, the connection is a write transaction
+    for the whole request; without it, reads go straight to the database (get-or-create opens its
+    own transaction only when it has something to write)."""
     found = services(request)
     scope = found.db.transaction() if write else found.db.connection()
     async with scope as conn:

@@ -42,7 +42,7 @@ async def create_conversation(request: Req) -> Response[bytes]:
 @post("/v1/chat/conversations/get-or-create")
 async def get_or_create_conversation(request: Req) -> Response[bytes]:
     raw = await read_body(request)
-    async with runtime(request, write=True) as (conn, identity):
+    async with runtime(request, write=False) as (conn, identity):
         conversation, created = await conversations.get_or_create_conversation(
             conn, identity, decode(raw, GetOrCreateConversation), now=services(request).now()
         )

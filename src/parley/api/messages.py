@@ -36,7 +36,7 @@ async def create_message(request: Req) -> Response[bytes]:
 @post("/v1/chat/messages/get-or-create")
 async def get_or_create_message(request: Req) -> Response[bytes]:
     raw = await read_body(request)
-    async with runtime(request, write=True) as (conn, identity):
+    async with runtime(request, write=False) as (conn, identity):
         message, created = await messages.get_or_create_message(
             conn, identity, decode(raw, GetOrCreateMessage), now_ms=services(request).clock.now_ms()
         )

@@ -36,7 +36,7 @@ async def create_user(request: Req) -> Response[bytes]:
 @post("/v1/chat/users/get-or-create")
 async def get_or_create_user(request: Req) -> Response[bytes]:
     raw = await read_body(request)
-    async with runtime(request, write=True) as (conn, identity):
+    async with runtime(request, write=False) as (conn, identity):
         user, created = await users.get_or_create_user(
             conn, identity, decode(raw, GetOrCreateUser), now=services(request).now()
         )

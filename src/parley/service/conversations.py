@@ -5,7 +5,7 @@ from parley.auth import Identity
 from parley.errors import InvalidPayload, ReferenceNotFound, ResourceNotFound
 from parley.service import tags as tag_rules
 from parley.service.common import Page, owner_alias
-from parley.service.get_or_create import find, lookup_key
+from parley.service.get_or_create import Lookup, get_or_create, lookup_key
 from parley.service.models import (
     Conversation,
     CreateConversation,
@@ -23,14 +23,17 @@ from parley.store.sql import Order
 from parley.store.tags import write_tags
 
 
-def to_conversation(identity: Identity, row: Row) -> Conversation:
+def to_conversation(
+    identity: Identity, row: Row, *, tags: dict[str, str] | None = None, updated_at: str | None = None
+) -> Conversation:
+    """The conversation as the caller sees it; `tags` and `updated_at` override the row after a write."""
     return Conversation(
         id=row["id"],
         created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=updated_at or row["updated_at"],
         channel=row["channel"],
         integration=row["integration_name"],
-        tags=tag_rules.visible(identity, decode_tags(row["tags"])),
+        tags=tag_rules.visible(identity, decode_tags(row["tags"]) if tags is None else tags),
     )
 
 
@@ -109,6 +112,7 @@ async def create_conversation(
 async def get_or_create_conversation(
     conn: Connection, identity: Identity, body: GetOrCreateConversation, *, now: str
 ) -> tuple[Conversation, bool]:
+    """Runs its own transaction: see parley.service.get_or_create."""
     owner = _owner(identity, body)
     changes = tag_rules.qualify(identity, "conversation", body.tags, channel=body.channel)
     discriminator = body.discriminate_by_tags
@@ -118,40 +122,25 @@ async def get_or_create_conversation(
         if discriminator is None
         else list(tag_rules.qualify(identity, "conversation", dict.fromkeys(discriminator), channel=body.channel)),
     )
-    if key is not None:
-        row = await find(
-            conn,
-            key,
-            table="conversations",
-            columns=store.COLUMNS,
-            bot_id=identity.bot_id,
-            kind="conversation",
-            scope={"channel": body.channel, "integration": owner[0]},
-        )
-        if row is not None:
-            return await _apply_tags(conn, identity, row, changes, now), False
-    return await _insert(conn, identity, body, owner, tag_rules.merge({}, changes), now), True
 
+    def unchanged(row: Row) -> Conversation | None:
+        return to_conversation(identity, row) if tag_rules.unchanged_by(row, changes) else None
 
-async def _apply_tags(
-    conn: Connection, identity: Identity, row: Row, changes: dict[str, str | None], now: str
-) -> Conversation:
-    stored = decode_tags(row["tags"])
-    merged = tag_rules.merge(stored, changes)
-    if merged == stored:
-        return to_conversation(identity, row)
-    await store.update_conversation(conn, id=row["id"], tags=encode_json(merged), now=now)
-    await write_tags(
-        conn, bot_id=identity.bot_id, kind="conversation", resource_id=row["id"], tags=merged, replace=True
+    async def update(row: Row) -> Conversation:
+        merged = await tag_rules.apply(conn, identity, "conversation", row, changes, now=now)
+        return to_conversation(identity, row, tags=merged, updated_at=now if merged is not None else None)
+
+    async def create() -> Conversation:
+        return await _insert(conn, identity, body, owner, tag_rules.merge({}, changes), now)
+
+    lookup = Lookup(
+        table="conversations",
+        columns=store.COLUMNS,
+        bot_id=identity.bot_id,
+        kind="conversation",
+        scope={"channel": body.channel, "integration": owner[0]},
     )
-    return Conversation(
-        id=row["id"],
-        created_at=row["created_at"],
-        updated_at=now,
-        channel=row["channel"],
-        integration=row["integration_name"],
-        tags=tag_rules.visible(identity, merged),
-    )
+    return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
 
 
 async def get_conversation(conn: Connection, identity: Identity, conversation_id: str) -> Conversation:
@@ -163,26 +152,10 @@ async def update_conversation(
 ) -> Conversation:
     row = await require_row(conn, identity, conversation_id)
     changes = tag_rules.qualify(identity, "conversation", body.tags or {}, channel=row["channel"])
-    stored = decode_tags(row["tags"])
-    merged = tag_rules.merge(stored, changes)
-    await store.update_conversation(conn, id=conversation_id, tags=encode_json(merged), now=now)
-    if merged != stored:
-        await write_tags(
-            conn,
-            bot_id=identity.bot_id,
-            kind="conversation",
-            resource_id=conversation_id,
-            tags=merged,
-            replace=True,
-        )
-    return Conversation(
-        id=conversation_id,
-        created_at=row["created_at"],
-        updated_at=now,
-        channel=row["channel"],
-        integration=row["integration_name"],
-        tags=tag_rules.visible(identity, merged),
-    )
+    merged = await tag_rules.apply(conn, identity, "conversation", row, changes, now=now)
+    if merged is None:
+        await store.update_conversation(conn, id=conversation_id, tags=row["tags"], now=now)
+    return to_conversation(identity, row, tags=merged, updated_at=now)
 
 
 async def delete_conversation(conn: Connection, identity: Identity, conversation_id: str) -> None:

@@ -1,25 +1,28 @@
-"""The get-or-create key, shared by users, conversations and messages.
+"""The get-or-create mechanism, shared by users, conversations and messages.
 
 The key is the request's tags, restricted to `discriminateByTags` when given. Without it, a
 stored resource matches only when its tags in the namespaces the request speaks for are exactly
 the request's; with it, only the listed keys are compared. An empty key always creates.
+
+A call first looks the key up without a lock: a resource that is found and needs no change is
+answered from that one read. Otherwise a write transaction takes a lock on the key, looks again
+and then updates or creates, so concurrent identical calls produce one resource.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from parley.store.database import Connection, Row
 from parley.store.tags import find_oldest_by_tags, namespace
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class LookupKey:
     pairs: tuple[tuple[str, str], ...]
     exact_namespaces: frozenset[str] | None
-
-    def lock_name(self, bot_id: str, kind: str, scope: str = "") -> str:
-        rendered = "\x1f".join(f"{key}\x1e{value}" for key, value in self.pairs)
-        return f"get-or-create\x1d{bot_id}\x1d{kind}\x1d{scope}\x1d{rendered}"
 
 
 def lookup_key(tags: Mapping[str, str | None], discriminate_by: list[str] | None) -> LookupKey | None:
@@ -33,25 +36,55 @@ def lookup_key(tags: Mapping[str, str | None], discriminate_by: list[str] | None
     return LookupKey(tuple(sorted(present.items())), frozenset(namespace(key) for key in present))
 
 
-async def find(
+@dataclass(frozen=True)
+class Lookup:
+    """Where to look: a resource table, its tag kind, and equalities that scope the match."""
+
+    table: str
+    columns: str
+    bot_id: str
+    kind: str
+    scope: Mapping[str, str] = field(default_factory=dict)
+
+    def lock_name(self, key: LookupKey) -> str:
+        scope = "\x1f".join(f"{column}={value}" for column, value in sorted(self.scope.items()))
+        pairs = "\x1f".join(f"{k}\x1e{v}" for k, v in key.pairs)
+        return f"get-or-create\x1d{self.bot_id}\x1d{self.kind}\x1d{scope}\x1d{pairs}"
+
+    async def find(self, conn: Connection, key: LookupKey) -> Row | None:
+        return await find_oldest_by_tags(
+            conn,
+            table=self.table,
+            columns=self.columns,
+            bot_id=self.bot_id,
+            kind=self.kind,
+            pairs=key.pairs,
+            exact_namespaces=key.exact_namespaces,
+            where=self.scope,
+        )
+
+
+async def get_or_create(
     conn: Connection,
-    key: LookupKey,
+    key: LookupKey | None,
+    lookup: Lookup,
     *,
-    table: str,
-    columns: str,
-    bot_id: str,
-    kind: str,
-    scope: Mapping[str, str] | None = None,
-) -> Row | None:
-    """Locks the key for the rest of the transaction, then finds the oldest match."""
-    await conn.lock(key.lock_name(bot_id, kind, "\x1f".join(f"{k}={v}" for k, v in (scope or {}).items())))
-    return await find_oldest_by_tags(
-        conn,
-        table=table,
-        columns=columns,
-        bot_id=bot_id,
-        kind=kind,
-        pairs=key.pairs,
-        exact_namespaces=key.exact_namespaces,
-        where=scope,
-    )
+    unchanged: Callable[[Row], T | None],
+    update: Callable[[Row], Awaitable[T]],
+    create: Callable[[], Awaitable[T]],
+) -> tuple[T, bool]:
+    """(resource, created). `unchanged` answers a found row that needs no write (or None when it
+    does); `update` writes onto a found row; `create` inserts. Both run inside the transaction."""
+    if key is not None:
+        row = await lookup.find(conn, key)
+        if row is not None:
+            answer = unchanged(row)
+            if answer is not None:
+                return answer, False
+    async with conn.transaction():
+        if key is not None:
+            await conn.lock(lookup.lock_name(key))
+            row = await lookup.find(conn, key)
+            if row is not None:
+                return await update(row), False
+        return await create(), True

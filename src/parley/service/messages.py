@@ -17,7 +17,7 @@ from parley.errors import (
 from parley.service import tags as tag_rules
 from parley.service.common import Page
 from parley.service.conversations import get_row as get_conversation_row
-from parley.service.get_or_create import find, lookup_key
+from parley.service.get_or_create import Lookup, get_or_create, lookup_key
 from parley.service.models import (
     CreateMessage,
     GetOrCreateMessage,
@@ -28,7 +28,6 @@ from parley.service.models import (
     encode_json,
 )
 from parley.service.schemas import Validator, default_message_types, validate
-from parley.service.users import get_row as get_user_row
 from parley.store import conversations as conversation_store
 from parley.store import messages as store
 from parley.store.database import Connection, Row
@@ -37,17 +36,25 @@ from parley.store.tags import write_tags
 MAX_PAYLOAD_BYTES = 128 * 1024
 
 
-def to_message(identity: Identity, row: Row) -> Message:
+def to_message(
+    identity: Identity,
+    row: Row,
+    *,
+    tags: dict[str, str] | None = None,
+    payload: str | None = None,
+    updated_at: str | None = None,
+) -> Message:
+    """The message as the caller sees it; the keywords override the row after a write."""
     return Message(
         id=row["id"],
         created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        updated_at=updated_at or row["updated_at"],
         type=row["type"],
-        payload=msgspec.Raw(row["payload"].encode()),
+        payload=msgspec.Raw((row["payload"] if payload is None else payload).encode()),
         direction=row["direction"],
         user_id=row["user_id"],
         conversation_id=row["conversation_id"],
-        tags=tag_rules.visible(identity, decode_tags(row["tags"])),
+        tags=tag_rules.visible(identity, decode_tags(row["tags"]) if tags is None else tags),
         origin=row["origin"],
     )
 
@@ -101,20 +108,18 @@ def _scheduled_for(schedule: Schedule | None, now_ms: int) -> str | None:
     return iso_from_ms(max(due, now_ms))
 
 
-async def _conversation(conn: Connection, identity: Identity, conversation_id: str) -> Row:
-    row = await get_conversation_row(conn, identity, conversation_id)
-    if row is None:
+async def _context(conn: Connection, identity: Identity, conversation_id: str, user_id: str) -> tuple[Row, bool]:
+    """The message's conversation, and whether its author is a user row (and so becomes a
+    participant); the bot writes as itself, with its own id. One round trip."""
+    row = await conversation_store.get_with_author(conn, bot_id=identity.bot_id, id=conversation_id, user_id=user_id)
+    if row is None or (identity.alias is not None and row["integration"] != identity.alias):
         raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
-    return row
-
-
-async def _check_author(conn: Connection, identity: Identity, user_id: str) -> bool:
-    """Whether the author is a user row (and so becomes a participant); the bot writes as itself."""
     if user_id == identity.bot_id:
-        return False
-    if await get_user_row(conn, identity, user_id) is None:
+        return row, False
+    author = row["author_integration"]
+    if author is None or (identity.alias is not None and author != identity.alias):
         raise ReferenceNotFound(f"User {user_id} not found.")
-    return True
+    return row, True
 
 
 async def _insert(
@@ -165,8 +170,7 @@ async def _insert(
 
 
 async def create_message(conn: Connection, identity: Identity, body: CreateMessage, *, now_ms: int) -> Message:
-    conversation = await _conversation(conn, identity, body.conversation_id)
-    is_user = await _check_author(conn, identity, body.user_id)
+    conversation, is_user = await _context(conn, identity, body.conversation_id, body.user_id)
     payload = _encode_payload(identity, conversation, body.type, body.payload)
     changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation["channel"])
     scheduled_for = _scheduled_for(body.schedule, now_ms)
@@ -185,8 +189,9 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
 async def get_or_create_message(
     conn: Connection, identity: Identity, body: GetOrCreateMessage, *, now_ms: int
 ) -> tuple[Message, bool]:
-    conversation = await _conversation(conn, identity, body.conversation_id)
-    is_user = await _check_author(conn, identity, body.user_id)
+    """Runs its own transaction: see parley.service.get_or_create. The lookup spans the whole
+    bot; a match in another conversation is a RelationConflict."""
+    conversation, is_user = await _context(conn, identity, body.conversation_id, body.user_id)
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
     channel = conversation["channel"]
     changes = tag_rules.qualify(identity, "message", body.tags, channel=channel)
@@ -198,42 +203,40 @@ async def get_or_create_message(
         if discriminator is None
         else list(tag_rules.qualify(identity, "message", dict.fromkeys(discriminator), channel=channel)),
     )
-    if key is not None:
-        row = await find(conn, key, table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
-        if row is not None:
-            if row["conversation_id"] != body.conversation_id:
-                raise RelationConflict(
-                    f"A message with these tags already exists for a different conversation"
-                    f" ({row['conversation_id']}): message {row['id']}."
-                )
-            return await _apply_tags(conn, identity, row, changes, iso_from_ms(now_ms)), False
-    if payload is None:
-        raise InvalidPayload("`payload` is required when no message matches the tags and one is created.")
-    return await _insert(
-        conn,
-        identity,
-        body,
-        payload=payload,
-        tags=tag_rules.merge({}, changes),
-        is_user=is_user,
-        scheduled_for=scheduled_for,
-        now_ms=now_ms,
-    ), True
+    now = iso_from_ms(now_ms)
 
+    def same_conversation(row: Row) -> None:
+        if row["conversation_id"] != body.conversation_id:
+            raise RelationConflict(
+                "A message with these tags already exists for a different conversation"
+                f" ({row['conversation_id']}): message {row['id']}."
+            )
 
-async def _apply_tags(
-    conn: Connection, identity: Identity, row: Row, changes: dict[str, str | None], now: str
-) -> Message:
-    stored = decode_tags(row["tags"])
-    merged = tag_rules.merge(stored, changes)
-    if merged == stored:
-        return to_message(identity, row)
-    await store.update_message(conn, id=row["id"], payload=row["payload"], tags=encode_json(merged), now=now)
-    await write_tags(conn, bot_id=identity.bot_id, kind="message", resource_id=row["id"], tags=merged, replace=True)
-    message = to_message(identity, row)
-    message.tags = tag_rules.visible(identity, merged)
-    message.updated_at = now
-    return message
+    def unchanged(row: Row) -> Message | None:
+        same_conversation(row)
+        return to_message(identity, row) if tag_rules.unchanged_by(row, changes) else None
+
+    async def update(row: Row) -> Message:
+        same_conversation(row)
+        merged = await tag_rules.apply(conn, identity, "message", row, changes, now=now)
+        return to_message(identity, row, tags=merged, updated_at=now if merged is not None else None)
+
+    async def create() -> Message:
+        if payload is None:
+            raise InvalidPayload("`payload` is required when no message matches the tags and one is created.")
+        return await _insert(
+            conn,
+            identity,
+            body,
+            payload=payload,
+            tags=tag_rules.merge({}, changes),
+            is_user=is_user,
+            scheduled_for=scheduled_for,
+            now_ms=now_ms,
+        )
+
+    lookup = Lookup(table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
+    return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
 
 
 async def _require(conn: Connection, identity: Identity, message_id: str) -> tuple[Row, Row]:
@@ -254,22 +257,14 @@ async def update_message(
     conn: Connection, identity: Identity, message_id: str, body: UpdateMessage, *, now: str
 ) -> Message:
     row, conversation = await _require(conn, identity, message_id)
-    payload = (
-        row["payload"] if body.payload is None else _encode_payload(identity, conversation, row["type"], body.payload)
-    )
+    payload = row["payload"]
+    if body.payload is not None:
+        payload = _encode_payload(identity, conversation, row["type"], body.payload)
     changes = tag_rules.qualify(identity, "message", body.tags or {}, channel=conversation["channel"])
-    stored = decode_tags(row["tags"])
-    merged = tag_rules.merge(stored, changes)
+    merged = tag_rules.merge(decode_tags(row["tags"]), changes)
     await store.update_message(conn, id=message_id, payload=payload, tags=encode_json(merged), now=now)
-    if merged != stored:
-        await write_tags(
-            conn, bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=merged, replace=True
-        )
-    message = to_message(identity, row)
-    message.payload = msgspec.Raw(payload.encode())
-    message.tags = tag_rules.visible(identity, merged)
-    message.updated_at = now
-    return message
+    await write_tags(conn, bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=merged, replace=True)
+    return to_message(identity, row, tags=merged, payload=payload, updated_at=now)
 
 
 async def delete_message(conn: Connection, identity: Identity, message_id: str) -> None:

@@ -5,6 +5,9 @@ from collections.abc import Mapping
 from parley.auth import Identity
 from parley.errors import InvalidPayload
 from parley.service.definitions import TagKind
+from parley.service.models import decode_tags, encode_json
+from parley.store.database import Connection, Row
+from parley.store.tags import retag
 
 
 def _qualify_key(identity: Identity, kind: TagKind, key: str, channel: str | None) -> str:
@@ -61,3 +64,31 @@ def visible(identity: Identity, stored: Mapping[str, str]) -> dict[str, str]:
         return dict(stored)
     prefix = f"{identity.installation.alias}:"
     return {key[len(prefix) :]: value for key, value in stored.items() if key.startswith(prefix)}
+
+
+async def apply(
+    conn: Connection, identity: Identity, kind: TagKind, row: Row, changes: Mapping[str, str | None], *, now: str
+) -> dict[str, str] | None:
+    """Writes `changes` onto a stored resource's tags; returns the new tag set, or None when the
+    changes leave the tags as they were (and nothing was written)."""
+    stored = decode_tags(row["tags"])
+    merged = merge(stored, changes)
+    if merged == stored:
+        return None
+    await retag(
+        conn,
+        table=f"{kind}s",
+        kind=kind,
+        bot_id=identity.bot_id,
+        id=row["id"],
+        tags=merged,
+        encoded=encode_json(merged),
+        now=now,
+    )
+    return merged
+
+
+def unchanged_by(row: Row, changes: Mapping[str, str | None]) -> bool:
+    """Whether applying `changes` would leave the row's tags as they are."""
+    stored = decode_tags(row["tags"])
+    return merge(stored, changes) == stored

@@ -7,7 +7,7 @@ from parley.auth import Identity
 from parley.errors import ResourceNotFound
 from parley.service import tags as tag_rules
 from parley.service.common import Page, owner_alias
-from parley.service.get_or_create import find, lookup_key
+from parley.service.get_or_create import Lookup, get_or_create, lookup_key
 from parley.service.models import CreateUser, GetOrCreateUser, UpdateUser, User, decode_tags, encode_json
 from parley.store import users as store
 from parley.store.database import Connection, Row
@@ -15,12 +15,13 @@ from parley.store.sql import Order
 from parley.store.tags import write_tags
 
 
-def to_user(identity: Identity, row: Row) -> User:
+def to_user(identity: Identity, row: Row, *, tags: dict[str, str] | None = None, updated_at: str | None = None) -> User:
+    """The user as the caller sees it; `tags` and `updated_at` override the row after a write."""
     return User(
         id=row["id"],
         created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        tags=tag_rules.visible(identity, decode_tags(row["tags"])),
+        updated_at=updated_at or row["updated_at"],
+        tags=tag_rules.visible(identity, decode_tags(row["tags"]) if tags is None else tags),
         name=row["name"],
         picture_url=row["picture_url"],
     )
@@ -73,41 +74,26 @@ async def create_user(conn: Connection, identity: Identity, body: CreateUser, *,
 async def get_or_create_user(
     conn: Connection, identity: Identity, body: GetOrCreateUser, *, now: str
 ) -> tuple[User, bool]:
+    """Runs its own transaction: see parley.service.get_or_create."""
     changes = tag_rules.qualify(identity, "user", body.tags)
     discriminator = body.discriminate_by_tags
     key = lookup_key(
         changes,
         None if discriminator is None else list(tag_rules.qualify(identity, "user", dict.fromkeys(discriminator))),
     )
-    if key is not None:
-        row = await find(conn, key, table="users", columns=store.COLUMNS, bot_id=identity.bot_id, kind="user")
-        if row is not None:
-            return await _apply_tags(conn, identity, row, changes, now), False
-    return await _insert(conn, identity, body, tag_rules.merge({}, changes), now), True
 
+    def unchanged(row: Row) -> User | None:
+        return to_user(identity, row) if tag_rules.unchanged_by(row, changes) else None
 
-async def _apply_tags(conn: Connection, identity: Identity, row: Row, changes: dict[str, str | None], now: str) -> User:
-    stored = decode_tags(row["tags"])
-    merged = tag_rules.merge(stored, changes)
-    if merged == stored:
-        return to_user(identity, row)
-    await store.update_user(
-        conn,
-        id=row["id"],
-        name=row["name"],
-        picture_url=row["picture_url"],
-        tags=encode_json(merged),
-        now=now,
-    )
-    await write_tags(conn, bot_id=identity.bot_id, kind="user", resource_id=row["id"], tags=merged, replace=True)
-    return User(
-        id=row["id"],
-        created_at=row["created_at"],
-        updated_at=now,
-        tags=tag_rules.visible(identity, merged),
-        name=row["name"],
-        picture_url=row["picture_url"],
-    )
+    async def update(row: Row) -> User:
+        merged = await tag_rules.apply(conn, identity, "user", row, changes, now=now)
+        return to_user(identity, row, tags=merged, updated_at=now if merged is not None else None)
+
+    async def create() -> User:
+        return await _insert(conn, identity, body, tag_rules.merge({}, changes), now)
+
+    lookup = Lookup(table="users", columns=store.COLUMNS, bot_id=identity.bot_id, kind="user")
+    return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
 
 
 async def get_user(conn: Connection, identity: Identity, user_id: str) -> User:

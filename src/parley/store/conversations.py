@@ -123,3 +123,15 @@ async def list_participants(
         " WHERE r.id IN (SELECT p.user_id FROM participants p WHERE p.conversation_id = $1)"
     )
     return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+
+
+async def get_with_author(conn: Connection, *, bot_id: str, id: str, user_id: str) -> Row | None:
+    """A conversation and, in the same round trip, the owning integration of a user of the bot
+    (`author_integration`, NULL when there is no such user)."""
+    return await conn.fetch_one(
+        f"SELECT {COLUMNS}, (SELECT u.integration FROM users u WHERE u.id = $3 AND u.bot_id = $2)"
+        " AS author_integration FROM conversations r WHERE r.id = $1 AND r.bot_id = $2",
+        id,
+        bot_id,
+        user_id,
+    )

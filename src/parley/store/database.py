@@ -36,6 +36,11 @@ class Connection(Protocol):
         """Holds a lock on `key` until the transaction ends, serialising work on the same key."""
         ...
 
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """A write transaction on this connection: committed when the block ends, rolled back
+        when it raises."""
+        ...
+
 
 class Database(Protocol):
     dialect: str
@@ -59,6 +64,23 @@ def _sqlite_sql(sql: str) -> str:
 class SqliteConnection:
     def __init__(self, raw: sqlite3.Connection) -> None:
         self._raw = raw
+        self._in_transaction = False
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        if self._in_transaction:
+            raise RuntimeError("a SQLite transaction is already open; transactions must not await I/O")
+        self._in_transaction = True
+        try:
+            self._raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._raw.execute("ROLLBACK")
+                raise
+            self._raw.execute("COMMIT")
+        finally:
+            self._in_transaction = False
 
     async def execute(self, sql: str, *args: Any) -> int:
         return self._raw.execute(_sqlite_sql(sql), args).rowcount
@@ -100,23 +122,11 @@ class SqliteDatabase:
         self._raw.execute(f"PRAGMA synchronous={synchronous}")
         self._raw.execute("PRAGMA busy_timeout=5000")
         self._conn = SqliteConnection(self._raw)
-        self._in_transaction = False
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        if self._in_transaction:
-            raise RuntimeError("a SQLite transaction is already open; transactions must not await I/O")
-        self._in_transaction = True
-        try:
-            self._raw.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._raw.execute("ROLLBACK")
-                raise
-            self._raw.execute("COMMIT")
-        finally:
-            self._in_transaction = False
+        async with self._conn.transaction():
+            yield self._conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
@@ -155,6 +165,11 @@ class PostgresConnection:
 
     async def lock(self, key: str) -> None:
         await self._raw.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(key))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with self._raw.transaction():
+            yield
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

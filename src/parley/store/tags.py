@@ -62,3 +62,11 @@ async def find_oldest_by_tags(
         )
     sql = f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions} ORDER BY r.created_at, r.id LIMIT 1"
     return await conn.fetch_one(sql, *params.args)
+
+
+async def retag(
+    conn: Connection, *, table: str, kind: str, bot_id: str, id: str, tags: Mapping[str, str], encoded: str, now: str
+) -> None:
+    """Stores a resource's new tag set: its JSON column, its `updated_at`, and its index rows."""
+    await conn.execute(f"UPDATE {table} SET tags = $2, updated_at = $3 WHERE id = $1", id, encoded, now)
+    await write_tags(conn, bot_id=bot_id, kind=kind, resource_id=id, tags=tags, replace=True)
