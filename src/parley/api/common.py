@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
@@ -64,8 +65,12 @@ def decode(raw: bytes, type_: type[T]) -> T:
     decoder = _decoders.get(type_)
     if decoder is None:
         decoder = _decoders[type_] = msgspec.json.Decoder(type_)
+    if b"\\u0000" in raw:
+        raise InvalidPayload("Text in the request body may not contain the NUL character (\\u0000).")
     try:
         result: T = decoder.decode(raw)
+    except UnicodeDecodeError:
+        raise InvalidPayload("The request body is not valid UTF-8.") from None
     except msgspec.ValidationError as error:
         raise InvalidPayload(f"Invalid request body: {error}.") from None
     except msgspec.DecodeError as error:
@@ -83,6 +88,9 @@ async def runtime(request: Request[Any, Any, State], *, write: bool) -> AsyncIte
     for the whole request; without it, reads go straight to the database (get-or-create opens its
     own transaction only when it has something to write)."""
     found = services(request)
+    if any("\x00" in str(value) for value in request.path_params.values()):
+        # No stored id contains NUL, and PostgreSQL cannot even compare such text.
+        raise ResourceNotFound("No resource has an id containing the NUL character.")
     scope = found.db.transaction() if write else found.db.connection()
     async with scope as conn:
         yield conn, await authenticate(conn, found.cache, request.headers)
@@ -149,7 +157,7 @@ def query_page(request: Request[Any, Any, State]) -> Page:
     if raw_size:
         try:
             size = int(float(raw_size))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise InvalidPayload(f"`pageSize` must be a number; got {raw_size!r}.") from None
         if size < 1:
             raise InvalidPayload("`pageSize` must be at least 1.")
@@ -189,6 +197,8 @@ def _http_error(error: HTTPException) -> ApiError:
 def error_response(_: Request[Any, Any, State], error: Exception) -> Response[bytes]:
     if isinstance(error, ApiError):
         api_error = error
+    elif isinstance(error, asyncpg.exceptions.CharacterNotInRepertoireError | asyncpg.exceptions.DataError):
+        api_error = InvalidPayload("Text in the request may not contain the NUL character.")
     elif isinstance(error, HTTPException):
         api_error = _http_error(error)
     else:

@@ -174,8 +174,12 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
             configuration=encode_json(change.configuration)
             if change.configuration is not None
             else (previous["configuration"] if previous is not None else "{}"),
-            configuration_type=change.configuration_type,
-            disabled_channels=encode_json(change.disabled_channels or []),
+            configuration_type=change.configuration_type
+            if change.configuration_type is not None
+            else (previous["configuration_type"] if previous is not None else None),
+            disabled_channels=encode_json(change.disabled_channels)
+            if change.disabled_channels is not None
+            else (previous["disabled_channels"] if previous is not None else "[]"),
             webhook_id=previous["webhook_id"] if previous is not None else ids.new_id(ids.WEBHOOK),
             now=now,
         )
@@ -262,7 +266,7 @@ def bot_summary(row: Row) -> dict[str, Any]:
 
 
 async def list_bots(conn: Connection, *, dev: bool | None, order: Order, page: Page) -> tuple[list[Row], str | None]:
-    return await bot_store.list_bots(conn, dev=dev, order=order, cursor=page.cursor, limit=page.size)
+    return await bot_store.list_bots(conn, dev=bool(dev), order=order, cursor=page.cursor, limit=page.size)
 
 
 # Integrations
@@ -436,7 +440,7 @@ async def list_integrations(
         name=name,
         version=version,
         installed_by_bot_id=installed_by_bot_id,
-        dev=dev,
+        dev=bool(dev),
         order=order,
         cursor=page.cursor,
         limit=page.size,

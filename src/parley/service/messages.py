@@ -34,6 +34,7 @@ from parley.store.database import Connection, Row
 from parley.store.tags import write_tags
 
 MAX_PAYLOAD_BYTES = 128 * 1024
+MAX_SCHEDULE_DELAY_MS = 10 * 366 * 24 * 3600 * 1000
 
 
 def to_message(
@@ -98,8 +99,8 @@ def _scheduled_for(schedule: Schedule | None, now_ms: int) -> str | None:
     if (schedule.date_time is None) == (schedule.delay is None):
         raise InvalidPayload("A schedule needs exactly one of `dateTime` or `delay`.")
     if schedule.delay is not None:
-        if schedule.delay < 0:
-            raise InvalidPayload("`schedule.delay` must be zero or more milliseconds.")
+        if not 0 <= schedule.delay <= MAX_SCHEDULE_DELAY_MS:
+            raise InvalidPayload(f"`schedule.delay` must be between 0 and {MAX_SCHEDULE_DELAY_MS} milliseconds.")
         return iso_from_ms(now_ms + int(schedule.delay))
     try:
         due = parse_iso(schedule.date_time or "")

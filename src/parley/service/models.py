@@ -13,7 +13,7 @@ Discriminator = list[Annotated[str, Meta(max_length=500)]]
 PictureUrl = Annotated[str, Meta(max_length=40000)]
 
 
-class Body(Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+class Body(Struct, rename="camel", forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """A request body: unknown fields are rejected, as the contract's schemas say."""
 
 

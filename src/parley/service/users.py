@@ -92,7 +92,8 @@ async def get_or_create_user(
     async def create() -> User:
         return await _insert(conn, identity, body, tag_rules.merge({}, changes), now)
 
-    lookup = Lookup(table="users", columns=store.COLUMNS, bot_id=identity.bot_id, kind="user")
+    scope = {} if identity.alias is None else {"integration": identity.alias}
+    lookup = Lookup(table="users", columns=store.COLUMNS, bot_id=identity.bot_id, kind="user", scope=scope)
     return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
 
 

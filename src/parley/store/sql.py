@@ -47,6 +47,8 @@ class Cursor:
             value, id_ = msgspec.json.decode(raw, type=tuple[str, str])
         except (binascii.Error, ValueError, msgspec.DecodeError):
             raise BadPageToken(token) from None
+        if "\x00" in value or "\x00" in id_:
+            raise BadPageToken(token)
         return cls(value, id_)
 
 
