@@ -115,12 +115,8 @@ async def get_or_create_conversation(
     """Runs its own transaction: see parley.service.get_or_create."""
     owner = _owner(identity, body)
     changes = tag_rules.qualify(identity, "conversation", body.tags, channel=body.channel)
-    discriminator = body.discriminate_by_tags
     key = lookup_key(
-        changes,
-        None
-        if discriminator is None
-        else list(tag_rules.qualify(identity, "conversation", dict.fromkeys(discriminator), channel=body.channel)),
+        changes, tag_rules.qualify_keys(identity, "conversation", body.discriminate_by_tags, channel=body.channel)
     )
 
     def unchanged(row: Row) -> Conversation | None:

@@ -197,13 +197,7 @@ async def get_or_create_message(
     channel = conversation["channel"]
     changes = tag_rules.qualify(identity, "message", body.tags, channel=channel)
     scheduled_for = _scheduled_for(body.schedule, now_ms)
-    discriminator = body.discriminate_by_tags
-    key = lookup_key(
-        changes,
-        None
-        if discriminator is None
-        else list(tag_rules.qualify(identity, "message", dict.fromkeys(discriminator), channel=channel)),
-    )
+    key = lookup_key(changes, tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags, channel=channel))
     now = iso_from_ms(now_ms)
 
     def same_conversation(row: Row) -> None:

@@ -39,6 +39,13 @@ def qualify(
     return {_qualify_key(identity, kind, key, channel): value for key, value in tags.items()}
 
 
+def qualify_keys(
+    identity: Identity, kind: TagKind, keys: list[str] | None, *, channel: str | None = None
+) -> list[str] | None:
+    """A `discriminateByTags` list in stored keys; raises InvalidPayload for an undeclared key."""
+    return None if keys is None else [_qualify_key(identity, kind, key, channel) for key in keys]
+
+
 def qualify_filter(identity: Identity, tags: Mapping[str, str]) -> dict[str, str]:
     """Tag filters of a list call, in stored keys. Undeclared keys simply match nothing."""
     if identity.installation is None:

@@ -76,11 +76,7 @@ async def get_or_create_user(
 ) -> tuple[User, bool]:
     """Runs its own transaction: see parley.service.get_or_create."""
     changes = tag_rules.qualify(identity, "user", body.tags)
-    discriminator = body.discriminate_by_tags
-    key = lookup_key(
-        changes,
-        None if discriminator is None else list(tag_rules.qualify(identity, "user", dict.fromkeys(discriminator))),
-    )
+    key = lookup_key(changes, tag_rules.qualify_keys(identity, "user", body.discriminate_by_tags))
 
     def unchanged(row: Row) -> User | None:
         return to_user(identity, row) if tag_rules.unchanged_by(row, changes) else None
