@@ -5,10 +5,11 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
-from parley.api import admin, conversations, messages, users
+from parley.api import admin, conversations, events, messages, parley, states, tags, users
 from parley.api.common import Services, error_response
-from parley.clock import Clock, SystemClock
+from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
+from parley.scheduler import Scheduler
 from parley.service.definitions import DefinitionCache
 from parley.store.database import open_database
 
@@ -19,14 +20,27 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = await open_database(settings)
-        app.state.services = Services(db=db, cache=DefinitionCache(), clock=clock or SystemClock())
+        chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
+        scheduler = Scheduler(db, chosen)
+        app.state.services = Services(db=db, cache=DefinitionCache(), clock=chosen, scheduler=scheduler)
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await db.close()
 
     return Litestar(
-        route_handlers=[*admin.handlers, *users.handlers, *conversations.handlers, *messages.handlers],
+        route_handlers=[
+            *admin.handlers,
+            *users.handlers,
+            *conversations.handlers,
+            *messages.handlers,
+            *events.handlers,
+            *states.handlers,
+            *tags.handlers,
+            *parley.handlers,
+        ],
         lifespan=[lifespan],
         exception_handlers={Exception: error_response},
         openapi_config=None,

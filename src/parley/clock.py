@@ -18,6 +18,23 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
 
+class AdjustableClock:
+    """The wall clock plus an offset that only grows: time runs at its normal pace and can be
+    moved forward on request, so tests reach a due time or an expiry without waiting for it.
+    Enabled by `PARLEY_CLOCK=adjustable`; never the default."""
+
+    def __init__(self) -> None:
+        self._offset_ms = 0
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self._offset_ms
+
+    def advance(self, ms: int) -> None:
+        if ms < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset_ms += ms
+
+
 def iso_from_ms(ms: int) -> str:
     """`2024-05-01T12:00:00.000Z`: the form JavaScript's `toISOString()` produces."""
     seconds, millis = divmod(ms, 1000)

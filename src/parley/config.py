@@ -22,6 +22,7 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     pg_pool_min: int = 2
     pg_pool_max: int = 10
+    clock: str = "system"
 
     @property
     def dialect(self) -> str:
@@ -60,6 +61,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     synchronous = (env.get("PARLEY_SQLITE_SYNCHRONOUS") or "NORMAL").upper()
     if synchronous not in ("NORMAL", "FULL"):
         raise SettingsError(f"PARLEY_SQLITE_SYNCHRONOUS must be NORMAL or FULL, got {synchronous!r}")
+    clock = (env.get("PARLEY_CLOCK") or "system").lower()
+    if clock not in ("system", "adjustable"):
+        raise SettingsError(f"PARLEY_CLOCK must be system or adjustable, got {clock!r}")
     settings = Settings(
         database_url=url,
         admin_token=env.get("PARLEY_ADMIN_TOKEN") or None,
@@ -69,6 +73,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sqlite_synchronous=synchronous,
         pg_pool_min=_int(env, "PARLEY_PG_POOL_MIN", 2, minimum=1),
         pg_pool_max=_int(env, "PARLEY_PG_POOL_MAX", 10, minimum=1),
+        clock=clock,
     )
     if settings.pg_pool_max < settings.pg_pool_min:
         raise SettingsError("PARLEY_PG_POOL_MAX must not be smaller than PARLEY_PG_POOL_MIN")

@@ -23,6 +23,7 @@ from parley.errors import (
     ResourceNotFound,
     UnsupportedMediaType,
 )
+from parley.scheduler import Scheduler
 from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from parley.service.definitions import DefinitionCache
 from parley.store.database import Connection, Database
@@ -43,6 +44,7 @@ class Services:
     db: Database
     cache: DefinitionCache
     clock: Clock
+    scheduler: Scheduler
 
     def now(self) -> str:
         return iso_from_ms(self.clock.now_ms())

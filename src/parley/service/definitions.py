@@ -22,6 +22,31 @@ def _tag_keys(section: Any) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class StateDefinition:
+    type: str
+    validator: Validator
+    expiry: int | None = None
+
+
+def _events(document: Mapping[str, Any]) -> dict[str, Validator]:
+    return {
+        name: compile_schema(event.get("schema") or {}, where=f"event {name}")
+        for name, event in (document.get("events") or {}).items()
+    }
+
+
+def _states(document: Mapping[str, Any]) -> dict[str, StateDefinition]:
+    return {
+        name: StateDefinition(
+            type=state["type"],
+            validator=compile_schema(state.get("schema") or {}, where=f"state {name}"),
+            expiry=None if state.get("expiry") is None else int(state["expiry"]),
+        )
+        for name, state in (document.get("states") or {}).items()
+    }
+
+
+@dataclass(frozen=True)
 class Channel:
     conversation_tags: frozenset[str]
     message_tags: frozenset[str]
@@ -35,6 +60,8 @@ class IntegrationDefinition:
     version: str
     user_tags: frozenset[str]
     channels: Mapping[str, Channel]
+    events: Mapping[str, Validator] = field(default_factory=dict)
+    states: Mapping[str, StateDefinition] = field(default_factory=dict)
 
     def tag_keys(self, kind: TagKind, channel: str | None) -> frozenset[str]:
         """Keys this integration declares for `kind`; for conversations and messages, those of
@@ -68,6 +95,8 @@ class IntegrationDefinition:
             version=row["version"],
             user_tags=_tag_keys(document.get("user")),
             channels=channels,
+            events=_events(document),
+            states=_states(document),
         )
 
 
@@ -86,6 +115,10 @@ class BotDefinition:
     conversation_tags: frozenset[str]
     message_tags: frozenset[str]
     installations: Mapping[str, Installation] = field(default_factory=dict)
+    events: Mapping[str, Validator] = field(default_factory=dict)
+    states: Mapping[str, StateDefinition] = field(default_factory=dict)
+    # Integration event types (`<alias>:<type>`) the bot receives; None means all of them.
+    subscribed_events: frozenset[str] | None = None
 
     def tag_keys(self, kind: TagKind) -> frozenset[str]:
         if kind == "user":
@@ -100,6 +133,12 @@ class BotDefinition:
             return found if found is not None and found.integration.id == integration_id else None
         matches = [i for i in self.installations.values() if i.integration.id == integration_id]
         return matches[0] if len(matches) == 1 else None
+
+
+def _subscriptions(document: Mapping[str, Any]) -> frozenset[str] | None:
+    subscriptions = document.get("subscriptions")
+    events = subscriptions.get("events") if isinstance(subscriptions, dict) else None
+    return None if events is None else frozenset(events)
 
 
 async def load_bot(conn: Connection, bot_id: str) -> BotDefinition | None:
@@ -126,6 +165,9 @@ async def load_bot(conn: Connection, bot_id: str) -> BotDefinition | None:
         conversation_tags=_tag_keys(document.get("conversation")),
         message_tags=_tag_keys(document.get("message")),
         installations=installations,
+        events=_events(document),
+        states=_states(document),
+        subscribed_events=_subscriptions(document),
     )
 
 

@@ -6,7 +6,7 @@ import msgspec
 
 from parley import ids
 from parley.auth import Identity
-from parley.clock import iso_from_ms, parse_iso
+from parley.clock import iso_from_ms
 from parley.errors import (
     InvalidPayload,
     PayloadTooLarge,
@@ -14,27 +14,32 @@ from parley.errors import (
     RelationConflict,
     ResourceNotFound,
 )
+from parley.service import events, outbox, schedule
 from parley.service import tags as tag_rules
 from parley.service.common import Page
 from parley.service.conversations import get_row as get_conversation_row
+from parley.service.conversations import to_conversation
+from parley.service.definitions import BotDefinition
 from parley.service.get_or_create import Lookup, get_or_create, lookup_key
 from parley.service.models import (
     CreateMessage,
     GetOrCreateMessage,
     Message,
-    Schedule,
     UpdateMessage,
     decode_tags,
     encode_json,
 )
 from parley.service.schemas import Validator, default_message_types, validate
+from parley.service.users import to_user
 from parley.store import conversations as conversation_store
 from parley.store import messages as store
+from parley.store import timers
+from parley.store import users as user_store
 from parley.store.database import Connection, Row
 from parley.store.tags import write_tags
 
 MAX_PAYLOAD_BYTES = 128 * 1024
-MAX_SCHEDULE_DELAY_MS = 10 * 366 * 24 * 3600 * 1000
+TIMER = "message"
 
 
 def to_message(
@@ -93,22 +98,6 @@ def _encode_payload(identity: Identity, conversation: Row, message_type: str, pa
     return encoded
 
 
-def _scheduled_for(schedule: Schedule | None, now_ms: int) -> str | None:
-    if schedule is None:
-        return None
-    if (schedule.date_time is None) == (schedule.delay is None):
-        raise InvalidPayload("A schedule needs exactly one of `dateTime` or `delay`.")
-    if schedule.delay is not None:
-        if not 0 <= schedule.delay <= MAX_SCHEDULE_DELAY_MS:
-            raise InvalidPayload(f"`schedule.delay` must be between 0 and {MAX_SCHEDULE_DELAY_MS} milliseconds.")
-        return iso_from_ms(now_ms + int(schedule.delay))
-    try:
-        due = parse_iso(schedule.date_time or "")
-    except ValueError:
-        raise InvalidPayload(f"`schedule.dateTime` is not an ISO 8601 date-time: {schedule.date_time!r}.") from None
-    return iso_from_ms(max(due, now_ms))
-
-
 async def _context(conn: Connection, identity: Identity, conversation_id: str, user_id: str) -> tuple[Row, bool]:
     """The message's conversation, and whether its author is a user row (and so becomes a
     participant); the bot writes as itself, with its own id. One round trip."""
@@ -126,6 +115,7 @@ async def _context(conn: Connection, identity: Identity, conversation_id: str, u
 async def _insert(
     conn: Connection,
     identity: Identity,
+    conversation: Row,
     body: CreateMessage | GetOrCreateMessage,
     *,
     payload: str,
@@ -156,28 +146,83 @@ async def _insert(
         await conversation_store.add_participant(
             conn, bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id, now=now
         )
-    return Message(
-        id=message_id,
-        created_at=now,
-        updated_at=now,
-        type=body.type,
-        payload=msgspec.Raw(payload.encode()),
-        direction=direction,
-        user_id=body.user_id,
-        conversation_id=body.conversation_id,
-        tags=tag_rules.visible(identity, tags),
-        origin=body.origin,
+    row = {
+        "id": message_id,
+        "created_at": now,
+        "updated_at": now,
+        "type": body.type,
+        "payload": payload,
+        "direction": direction,
+        "user_id": body.user_id,
+        "conversation_id": body.conversation_id,
+        "tags": encode_json(tags),
+        "origin": body.origin,
+    }
+    if scheduled_for is None:
+        await hand_off(conn, identity.bot, row, conversation, now=now)
+    else:
+        await timers.add_timer(conn, kind=TIMER, resource_id=message_id, bot_id=identity.bot_id, due_at=scheduled_for)
+    return to_message(identity, row, tags=tags)
+
+
+async def hand_off(conn: Connection, bot: BotDefinition, message: Row, conversation: Row, *, now: str) -> None:
+    """Dispatches a message that has just become visible: an incoming one to the bot as a
+    `message_created` event, an outgoing one to the integration that owns its conversation. The
+    bot never receives what it wrote itself, and synthetic messages go nowhere."""
+    if message["origin"] == "synthetic" or message["user_id"] == bot.id:
+        return
+    if message["direction"] == "incoming":
+        view = Identity(bot)
+        user = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
+        payload = {
+            "message": to_message(view, message),
+            "user": None if user is None else to_user(view, user),
+            "conversation": to_conversation(view, conversation),
+        }
+        await events.record(
+            conn,
+            bot,
+            type="message_created",
+            payload=encode_json(payload),
+            conversation_id=message["conversation_id"],
+            user_id=message["user_id"],
+            message_id=message["id"],
+            now=now,
+        )
+    elif conversation["integration"]:
+        await outbox.to_integration(
+            conn,
+            bot_id=bot.id,
+            alias=conversation["integration"],
+            operation="message_created",
+            message_id=message["id"],
+            ordering_key=message["conversation_id"],
+            now=now,
+        )
+
+
+async def release(conn: Connection, bot: BotDefinition, message_id: str, *, now: str) -> None:
+    """A scheduled message has come due: dispatch it as if it had just been created."""
+    message = await store.get_message(conn, bot_id=bot.id, id=message_id)
+    conversation = (
+        None
+        if message is None
+        else await conversation_store.get_conversation(conn, bot_id=bot.id, id=message["conversation_id"])
     )
+    if message is not None and conversation is not None:
+        await hand_off(conn, bot, message, conversation, now=now)
 
 
 async def create_message(conn: Connection, identity: Identity, body: CreateMessage, *, now_ms: int) -> Message:
     conversation, is_user = await _context(conn, identity, body.conversation_id, body.user_id)
     payload = _encode_payload(identity, conversation, body.type, body.payload)
     changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation["channel"])
-    scheduled_for = _scheduled_for(body.schedule, now_ms)
+    due = schedule.due_ms(body.schedule, now_ms)
+    scheduled_for = None if due is None else iso_from_ms(due)
     return await _insert(
         conn,
         identity,
+        conversation,
         body,
         payload=payload,
         tags=tag_rules.merge({}, changes),
@@ -196,7 +241,8 @@ async def get_or_create_message(
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
     channel = conversation["channel"]
     changes = tag_rules.qualify(identity, "message", body.tags, channel=channel)
-    scheduled_for = _scheduled_for(body.schedule, now_ms)
+    due = schedule.due_ms(body.schedule, now_ms)
+    scheduled_for = None if due is None else iso_from_ms(due)
     key = lookup_key(changes, tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags, channel=channel))
     now = iso_from_ms(now_ms)
 
@@ -222,6 +268,7 @@ async def get_or_create_message(
         return await _insert(
             conn,
             identity,
+            conversation,
             body,
             payload=payload,
             tags=tag_rules.merge({}, changes),
@@ -264,6 +311,7 @@ async def update_message(
 
 async def delete_message(conn: Connection, identity: Identity, message_id: str) -> None:
     await _require(conn, identity, message_id)
+    await timers.take_timer(conn, kind=TIMER, resource_id=message_id)
     await store.delete_message(conn, id=message_id)
 
 

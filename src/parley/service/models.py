@@ -125,3 +125,61 @@ def encode_json(value: Any) -> str:
 
 def decode_tags(text: str) -> dict[str, str]:
     return msgspec.json.decode(text, type=dict[str, str])
+
+
+class CreateEvent(Body):
+    type: Name
+    payload: dict[str, Any]
+    schedule: Schedule | None = None
+    conversation_id: Id | None = None
+    user_id: Id | None = None
+    workflow_id: Id | None = None
+    message_id: Id | None = None
+
+
+class Event(Resource):
+    id: str
+    created_at: str
+    type: str
+    payload: Raw
+    status: str
+    failure_reason: str | None
+    conversation_id: str | None = None
+    user_id: str | None = None
+    message_id: str | None = None
+
+
+Expiry = Annotated[float, Meta(ge=1, le=2_592_000_000)]
+
+
+class SetState(Body):
+    payload: dict[str, Any] | None
+    expiry: Expiry | UnsetType | None = UNSET
+
+
+class PatchState(Body):
+    payload: dict[str, Any]
+    expiry: Expiry | UnsetType | None = UNSET
+
+
+class GetOrSetState(Body):
+    payload: dict[str, Any]
+    expiry: Expiry | UnsetType | None = UNSET
+
+
+class SetStateExpiry(Body):
+    expiry: Expiry | None
+
+
+class State(Resource):
+    id: str
+    created_at: str
+    updated_at: str
+    bot_id: str
+    name: str
+    type: str
+    payload: Raw
+    conversation_id: str | None = None
+    user_id: str | None = None
+    expiry: int | None = None
+    expires_at: str | None = None

@@ -61,7 +61,18 @@ async def list_bots(
 
 async def delete_bot(conn: Connection, id: str) -> None:
     """Removes the bot and every resource, tag, key and installation it owns."""
-    for table in ("tag_index", "messages", "participants", "conversations", "users", "installations"):
+    for table in (
+        "tag_index",
+        "messages",
+        "participants",
+        "conversations",
+        "users",
+        "installations",
+        "events",
+        "states",
+        "timers",
+        "deliveries",
+    ):
         await conn.execute(f"DELETE FROM {table} WHERE bot_id = $1", id)
     await conn.execute("DELETE FROM api_keys WHERE kind = 'bot' AND owner_id = $1", id)
     await conn.execute("DELETE FROM bots WHERE id = $1", id)

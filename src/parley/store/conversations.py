@@ -47,6 +47,7 @@ async def delete_conversation(conn: Connection, *, id: str) -> None:
     await conn.execute("DELETE FROM messages WHERE conversation_id = $1", id)
     await conn.execute("DELETE FROM participants WHERE conversation_id = $1", id)
     await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
+    await conn.execute("DELETE FROM states WHERE resource_id = $1 AND type = 'conversation'", id)
     await conn.execute("DELETE FROM conversations WHERE id = $1", id)
 
 

@@ -14,7 +14,7 @@ from parley.config import Settings
 
 
 class Row(Protocol):
-    def __getitem__(self, key: str | int, /) -> Any: ...
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 class Connection(Protocol):

@@ -61,7 +61,7 @@ async def update_integration(conn: Connection, *, id: str, definition: str, url:
 
 async def installed_in(conn: Connection, integration_id: str) -> list[str]:
     rows = await conn.fetch_all("SELECT DISTINCT bot_id FROM installations WHERE integration_id = $1", integration_id)
-    return [row[0] for row in rows]
+    return [row["bot_id"] for row in rows]
 
 
 async def delete_integration(conn: Connection, id: str) -> None:

@@ -50,6 +50,7 @@ async def update_user(
 async def delete_user(conn: Connection, *, id: str) -> None:
     await conn.execute("DELETE FROM participants WHERE user_id = $1", id)
     await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
+    await conn.execute("DELETE FROM states WHERE resource_id = $1 AND type = 'user'", id)
     await conn.execute("DELETE FROM users WHERE id = $1", id)
 
 

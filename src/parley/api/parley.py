@@ -1,0 +1,63 @@
+"""/v1/parley: Parley's own operator endpoints (admin token), outside the Botpress contract."""
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import State
+from msgspec import Meta
+
+from parley.api.common import admin, decode, page_body, query_page, query_str, read_body, respond, services
+from parley.clock import AdjustableClock, iso_from_ms
+from parley.errors import ResourceNotFound
+from parley.service import deliveries
+from parley.service.models import Body
+
+Req = Request[Any, Any, State]
+
+
+class AdvanceClock(Body):
+    advance_ms: Annotated[int, Meta(ge=0)]
+
+
+async def _authorize(request: Req) -> None:
+    """Only the admin token may use these endpoints."""
+    async with admin(request, write=False):
+        return
+
+
+@get("/v1/parley/clock")
+async def get_clock(request: Req) -> Response[bytes]:
+    found = services(request)
+    await _authorize(request)
+    return respond({"now": found.now(), "adjustable": isinstance(found.clock, AdjustableClock)})
+
+
+@post("/v1/parley/clock/advance")
+async def advance_clock(request: Req) -> Response[bytes]:
+    """Moves an adjustable clock forward and lets the scheduler catch up at once."""
+    raw = await read_body(request)
+    found = services(request)
+    await _authorize(request)
+    if not isinstance(found.clock, AdjustableClock):
+        raise ResourceNotFound("The clock can be moved only when the server runs with PARLEY_CLOCK=adjustable.")
+    found.clock.advance(decode(raw, AdvanceClock).advance_ms)
+    found.scheduler.poke()
+    return respond({"now": iso_from_ms(found.clock.now_ms()), "adjustable": True})
+
+
+@get("/v1/parley/deliveries")
+async def list_deliveries(request: Req) -> Response[bytes]:
+    page = query_page(request)
+    filters = {
+        column: value
+        for name, column in (("status", "status"), ("messageId", "message_id"), ("eventId", "event_id"))
+        if (value := query_str(request, name))
+    }
+    async with admin(request, write=False) as conn:
+        found, next_token = await deliveries.list_deliveries(
+            conn, bot_id=query_str(request, "botId"), filters=filters, page=page
+        )
+    return respond(page_body("deliveries", found, next_token))
+
+
+handlers = [get_clock, advance_clock, list_deliveries]

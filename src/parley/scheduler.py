@@ -1,0 +1,95 @@
+"""The scheduler: fires due timers (scheduled messages and events) and expires idle states.
+
+It runs in every server process. All of its work is in the database, so a restart loses nothing:
+what was due while the server was down is done as soon as it is back. Each timer and each
+expiry is taken inside a transaction by exactly one process, so work is done once even when
+several processes share one PostgreSQL database.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from parley.clock import Clock, iso_from_ms, parse_iso
+from parley.service import events, messages, states
+from parley.service.definitions import load_bot
+from parley.store import events as event_store
+from parley.store import states as state_store
+from parley.store import timers
+from parley.store.database import Database
+
+logger = logging.getLogger("parley.scheduler")
+
+# Longest sleep between two looks at the database: bounds how late work scheduled by another
+# process can be noticed.
+POLL_SECONDS = 0.25
+BATCH = 100
+
+
+class Scheduler:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="parley-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def poke(self) -> None:
+        """Look again now: the clock moved, or work was scheduled."""
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                next_due = await self.run_due()
+            except Exception:
+                logger.exception("scheduled work failed; trying again shortly")
+                next_due = None
+            delay = POLL_SECONDS
+            if next_due is not None:
+                delay = min(max((next_due - self._clock.now_ms()) / 1000, 0.0), POLL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def run_due(self) -> int | None:
+        """Does everything due now; returns when the next work is due (ms), if anything is pending."""
+        now_ms = self._clock.now_ms()
+        now = iso_from_ms(now_ms)
+        async with self._db.connection() as conn:
+            due = await timers.due(conn, now=now, limit=BATCH)
+            expired = await state_store.expired(conn, now=now, limit=BATCH)
+        for timer in due:
+            async with self._db.transaction() as conn:
+                if not await timers.take_timer(conn, kind=timer["kind"], resource_id=timer["resource_id"]):
+                    continue
+                bot = await load_bot(conn, timer["bot_id"])
+                if bot is None:
+                    continue
+                if timer["kind"] == messages.TIMER:
+                    await messages.release(conn, bot, timer["resource_id"], now=now)
+                elif timer["kind"] == events.TIMER:
+                    event = await event_store.get_event(conn, bot_id=bot.id, id=timer["resource_id"])
+                    if event is not None:
+                        await events.release(conn, bot, event, now=now)
+        for state in expired:
+            async with self._db.transaction() as conn:
+                bot = await load_bot(conn, state["bot_id"])
+                if bot is None:
+                    await state_store.delete_state(conn, id=state["id"])
+                else:
+                    await states.expire(conn, bot, state, now=now)
+        if len(due) == BATCH or len(expired) == BATCH:
+            return now_ms
+        async with self._db.connection() as conn:
+            next_due = await timers.next_due(conn)
+        return None if next_due is None else parse_iso(next_due)

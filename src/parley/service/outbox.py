@@ -1,0 +1,43 @@
+"""The outbox: deliveries to bot and integration servers, written in the transaction of the change
+that causes them, so that an answered request is never lost and a crash never half-dispatches."""
+
+from parley import ids
+from parley.store import deliveries
+from parley.store.database import Connection
+
+BOT = "bot"
+INTEGRATION = "integration"
+
+
+async def to_bot(conn: Connection, *, bot_id: str, event_id: str, ordering_key: str, now: str) -> None:
+    """An event for the bot's server (`event_received`)."""
+    await deliveries.insert_delivery(
+        conn,
+        id=ids.new_id(ids.DELIVERY),
+        bot_id=bot_id,
+        target=BOT,
+        alias="",
+        operation="event_received",
+        event_id=event_id,
+        message_id=None,
+        ordering_key=ordering_key,
+        now=now,
+    )
+
+
+async def to_integration(
+    conn: Connection, *, bot_id: str, alias: str, operation: str, message_id: str, ordering_key: str, now: str
+) -> None:
+    """A call to the server of the integration installed in the bot as `alias`."""
+    await deliveries.insert_delivery(
+        conn,
+        id=ids.new_id(ids.DELIVERY),
+        bot_id=bot_id,
+        target=INTEGRATION,
+        alias=alias,
+        operation=operation,
+        event_id=None,
+        message_id=message_id,
+        ordering_key=ordering_key,
+        now=now,
+    )

@@ -1,0 +1,74 @@
+"""Events."""
+
+from parley.store.database import Connection, Row
+from parley.store.sql import Cursor, Order, Params, fetch_page
+
+COLUMNS = (
+    "r.id, r.bot_id, r.integration, r.type, r.payload, r.status, r.failure_reason, r.conversation_id,"
+    " r.user_id, r.message_id, r.workflow_id, r.scheduled_for, r.created_at, r.updated_at"
+)
+
+
+async def insert_event(
+    conn: Connection,
+    *,
+    id: str,
+    bot_id: str,
+    integration: str,
+    type: str,
+    payload: str,
+    status: str,
+    conversation_id: str | None,
+    user_id: str | None,
+    message_id: str | None,
+    workflow_id: str | None,
+    scheduled_for: str | None,
+    now: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO events (id, bot_id, integration, type, payload, status, conversation_id, user_id, message_id,"
+        " workflow_id, scheduled_for, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        id,
+        bot_id,
+        integration,
+        type,
+        payload,
+        status,
+        conversation_id,
+        user_id,
+        message_id,
+        workflow_id,
+        scheduled_for,
+        now,
+    )
+
+
+async def get_event(conn: Connection, *, bot_id: str, id: str) -> Row | None:
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM events r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+
+
+async def set_status(conn: Connection, *, id: str, status: str, expected: str, now: str) -> int:
+    """Moves an event from status `expected` to `status`; 0 when it was not in `expected`."""
+    return await conn.execute(
+        "UPDATE events SET status = $2, updated_at = $4 WHERE id = $1 AND status = $3", id, status, expected, now
+    )
+
+
+async def list_events(
+    conn: Connection,
+    *,
+    bot_id: str,
+    integration: str | None,
+    filters: dict[str, str],
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    """Events newest first; `filters` maps column names to required values."""
+    params = Params(bot_id)
+    sql = f"SELECT {COLUMNS} FROM events r WHERE r.bot_id = $1"
+    if integration is not None:
+        sql += f" AND r.integration = {params(integration)}"
+    for column, value in filters.items():
+        sql += f" AND r.{column} = {params(value)}"
+    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)

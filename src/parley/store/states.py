@@ -1,0 +1,73 @@
+"""States: one row per (bot, owner namespace, type, resource, name)."""
+
+from parley.store.database import Connection, Row
+
+COLUMNS = "id, bot_id, integration, type, resource_id, name, payload, expiry, expires_at, created_at, updated_at"
+_KEY = "bot_id = $1 AND integration = $2 AND type = $3 AND resource_id = $4 AND name = $5"
+
+
+async def get_state(
+    conn: Connection, *, bot_id: str, integration: str, type: str, resource_id: str, name: str
+) -> Row | None:
+    return await conn.fetch_one(
+        f"SELECT {COLUMNS} FROM states WHERE {_KEY}", bot_id, integration, type, resource_id, name
+    )
+
+
+async def insert_state(
+    conn: Connection,
+    *,
+    id: str,
+    bot_id: str,
+    integration: str,
+    type: str,
+    resource_id: str,
+    name: str,
+    payload: str,
+    expiry: int | None,
+    expires_at: str | None,
+    now: str,
+) -> int:
+    """Inserts the state unless one with the same key exists; the number of rows inserted."""
+    return await conn.execute(
+        f"INSERT INTO states ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
+        " ON CONFLICT (bot_id, integration, type, resource_id, name) DO NOTHING",
+        id,
+        bot_id,
+        integration,
+        type,
+        resource_id,
+        name,
+        payload,
+        expiry,
+        expires_at,
+        now,
+    )
+
+
+async def update_state(
+    conn: Connection, *, id: str, payload: str, expiry: int | None, expires_at: str | None, now: str
+) -> None:
+    await conn.execute(
+        "UPDATE states SET payload = $2, expiry = $3, expires_at = $4, updated_at = $5 WHERE id = $1",
+        id,
+        payload,
+        expiry,
+        expires_at,
+        now,
+    )
+
+
+async def delete_state(conn: Connection, *, id: str) -> None:
+    await conn.execute("DELETE FROM states WHERE id = $1", id)
+
+
+async def expired(conn: Connection, *, now: str, limit: int) -> list[Row]:
+    return await conn.fetch_all(
+        f"SELECT {COLUMNS} FROM states WHERE expires_at <= $1 ORDER BY expires_at LIMIT {int(limit)}", now
+    )
+
+
+async def delete_if_expired(conn: Connection, *, id: str, now: str) -> int:
+    """Deletes the state if it is still expired (a write may have refreshed it meanwhile)."""
+    return await conn.execute("DELETE FROM states WHERE id = $1 AND expires_at <= $2", id, now)

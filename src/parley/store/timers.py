@@ -1,0 +1,35 @@
+"""Timers: scheduled work (a message to release, an event to dispatch) as rows with a due time."""
+
+from parley.store.database import Connection, Row
+
+
+async def add_timer(conn: Connection, *, kind: str, resource_id: str, bot_id: str, due_at: str) -> None:
+    await conn.execute(
+        "INSERT INTO timers (kind, resource_id, bot_id, due_at) VALUES ($1, $2, $3, $4)",
+        kind,
+        resource_id,
+        bot_id,
+        due_at,
+    )
+
+
+async def take_timer(conn: Connection, *, kind: str, resource_id: str) -> bool:
+    """Removes a timer; True for the one caller that removed it, so each timer fires once."""
+    removed = await conn.execute("DELETE FROM timers WHERE kind = $1 AND resource_id = $2", kind, resource_id)
+    return removed == 1
+
+
+async def due(conn: Connection, *, now: str, limit: int) -> list[Row]:
+    return await conn.fetch_all(
+        f"SELECT kind, resource_id, bot_id, due_at FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT {int(limit)}",
+        now,
+    )
+
+
+async def next_due(conn: Connection) -> str | None:
+    """The earliest time anything is due: a timer, or the expiry of a state."""
+    value: str | None = await conn.fetch_value(
+        "SELECT MIN(t.due) FROM (SELECT MIN(due_at) AS due FROM timers"
+        " UNION ALL SELECT MIN(expires_at) AS due FROM states) t"
+    )
+    return value
