@@ -4,6 +4,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,25 +51,38 @@ def work_dir() -> Iterator[Path]:
         yield Path(path)
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[Server]:
-    """One running server per dialect, shared by the tests of that dialect."""
+@contextmanager
+def running_server(dialect: str, work_dir: Path, name: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A `parley serve` process on a fresh database of `dialect`, stopped (and its PostgreSQL
+    database dropped) afterwards. Skips the PostgreSQL variant when no PostgreSQL is reachable,
+    except under CI."""
     token = f"bp_pat_{secrets.token_urlsafe(32)}"
-    if request.param == "sqlite":
-        instance = Server("sqlite", f"sqlite:///{work_dir / 'parley.db'}", token)
-        instance.start(work_dir / "sqlite.log")
-        yield instance
-        instance.stop()
+    if dialect == "sqlite":
+        instance = Server("sqlite", f"sqlite:///{work_dir / f'{name}.db'}", token, env=env or {})
+        instance.start(work_dir / f"{name}-sqlite.log")
+        try:
+            yield instance
+        finally:
+            instance.stop()
         return
     if not postgres_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432, and CI must run every test on it.")
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432: PostgreSQL variants skipped.")
     with PostgresDatabase() as database:
-        instance = Server("postgresql", database.url, token)
-        instance.start(work_dir / "postgresql.log")
+        instance = Server("postgresql", database.url, token, env=env or {})
+        instance.start(work_dir / f"{name}-postgresql.log")
+        try:
+            yield instance
+        finally:
+            instance.stop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[Server]:
+    """One running server per dialect, shared by the tests of that dialect."""
+    with running_server(request.param, work_dir, "parley") as instance:
         yield instance
-        instance.stop()
 
 
 @pytest.fixture
@@ -102,9 +116,11 @@ class IntegrationSetup:
     api: Api
 
 
-def install(admin: Api, bot: BotSetup, *, alias: str = "chat") -> IntegrationSetup:
+def install(admin: Api, bot: BotSetup, *, alias: str = "chat", extra: dict[str, Any] | None = None) -> IntegrationSetup:
+    """Registers a new integration (the standard definition plus `extra` sections) and installs it."""
     name = f"chatapp-{secrets.token_hex(4)}"
-    integration = admin.ok("POST", "/v1/admin/integrations", integration_definition(name))["integration"]
+    definition = {**integration_definition(name), **(extra or {})}
+    integration = admin.ok("POST", "/v1/admin/integrations", definition)["integration"]
     admin.ok(
         "PUT",
         f"/v1/admin/bots/{bot.id}",

@@ -26,6 +26,10 @@ TABLES = (
     "participants",
     "messages",
     "tag_index",
+    "events",
+    "states",
+    "timers",
+    "deliveries",
 )
 
 
@@ -44,6 +48,7 @@ class Server:
     database_url: str
     admin_token: str
     port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,7 +56,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, log: Path) -> None:
-        env = {**os.environ, "PARLEY_DATABASE_URL": self.database_url, "PARLEY_ADMIN_TOKEN": self.admin_token}
+        env = {
+            **os.environ,
+            **self.env,
+            "PARLEY_DATABASE_URL": self.database_url,
+            "PARLEY_ADMIN_TOKEN": self.admin_token,
+        }
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "parley", "serve", "--port", str(self.port)],
@@ -78,6 +88,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """Ends the process the hard way (SIGKILL): no shutdown code runs."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table, to prove that a rejected request changed nothing."""

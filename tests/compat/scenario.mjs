@@ -15,6 +15,7 @@ import {
   Client,
   InvalidDataFormatError,
   InvalidPayloadError,
+  ReferenceNotFoundError,
   RelationConflictError,
   ResourceNotFoundError,
   UnauthorizedError,
@@ -124,6 +125,26 @@ const textSchema = {
   required: ['text'],
   additionalProperties: false,
 }
+const strictObject = (properties, required = []) => ({ type: 'object', properties, required, additionalProperties: false })
+// Events and states the bot declares (an object schema each; `session` expires when idle for a minute).
+const botEvents = {
+  reminder: { schema: strictObject({ note: { type: 'string', minLength: 1 } }, ['note']) },
+}
+const SESSION_EXPIRY = 60_000
+const botStates = {
+  cart: { type: 'conversation', schema: strictObject({ items: { type: 'array', items: { type: 'string' } }, total: { type: 'number' } }) },
+  profile: { type: 'user', schema: strictObject({ plan: { type: 'string', enum: ['free', 'pro'] }, seats: { type: 'integer', minimum: 1 } }) },
+  settings: { type: 'bot', schema: strictObject({ mode: { type: 'string' } }) },
+  session: { type: 'conversation', schema: strictObject({ step: { type: 'string' } }), expiry: SESSION_EXPIRY },
+}
+// The integration's: its `cart` is named like the bot's, with another schema.
+const integrationEvents = {
+  ping: { schema: strictObject({ n: { type: 'integer' } }, ['n']) },
+}
+const integrationStates = {
+  cart: { type: 'conversation', schema: strictObject({ cursor: { type: 'string' } }, ['cursor']) },
+  credentials: { type: 'integration', schema: strictObject({ token: { type: 'string' } }, ['token']) },
+}
 
 const admin = new Client({ apiUrl, token: adminToken, workspaceId: 'wkspace_parley_compat' })
 let botId
@@ -147,12 +168,14 @@ await check('the installed @botpress/client is the pinned version', async () => 
 let botKey
 let integrationKey
 
-await check('admin createBot declares user, conversation and message tags', async () => {
+await check('admin createBot declares user, conversation and message tags, events and states', async () => {
   const { bot: created } = await admin.createBot({
     name: `compat bot ${suffix}`,
     user: { tags: { email: {}, crmId: { title: 'CRM id' } } },
     conversation: { tags: { topic: {}, priority: {} } },
     message: { tags: { externalId: {}, kind: {} } },
+    events: botEvents,
+    states: botStates,
   })
   assertResource(created, 'bot')
   assert.equal(created.name, `compat bot ${suffix}`)
@@ -160,6 +183,10 @@ await check('admin createBot declares user, conversation and message tags', asyn
   assert.equal(created.user.tags.crmId.title, 'CRM id')
   assert.deepEqual(Object.keys(created.conversation.tags).sort(), ['priority', 'topic'])
   assert.deepEqual(Object.keys(created.message.tags).sort(), ['externalId', 'kind'])
+  assert.deepEqual(Object.keys(created.events), ['reminder'])
+  assert.deepEqual(Object.keys(created.states).sort(), ['cart', 'profile', 'session', 'settings'])
+  assert.equal(created.states.session.type, 'conversation')
+  assert.equal(created.states.session.expiry, SESSION_EXPIRY)
   botId = created.id
 })
 
@@ -174,7 +201,7 @@ await check('admin createBotApiKey returns the key value once', async () => {
   bot = new Client({ apiUrl, token: botKey, botId })
 })
 
-await check('admin createIntegration with a text channel and tags', async () => {
+await check('admin createIntegration with a text channel, tags, events and states', async () => {
   const { integration } = await admin.createIntegration({
     name: integrationName,
     version: '1.0.0',
@@ -187,6 +214,8 @@ await check('admin createIntegration with a text channel and tags', async () => 
       },
     },
     user: { tags: { id: {}, handle: {} } },
+    events: integrationEvents,
+    states: integrationStates,
   })
   assertResource(integration, 'integration')
   assert.equal(integration.name, integrationName)
@@ -194,6 +223,8 @@ await check('admin createIntegration with a text channel and tags', async () => 
   assert.deepEqual(Object.keys(integration.channels), ['channel'])
   assert.deepEqual(Object.keys(integration.channels.channel.messages), ['text'])
   assert.deepEqual(Object.keys(integration.user.tags).sort(), ['handle', 'id'])
+  assert.deepEqual(Object.keys(integration.events), ['ping'])
+  assert.deepEqual(Object.keys(integration.states).sort(), ['cart', 'credentials'])
   integrationId = integration.id
 })
 
@@ -850,6 +881,521 @@ await check('get-or-create tags set to null are removed from the found resource'
   const user = await integ.getOrCreateUser({ tags: { id: 'u-ann', handle: null }, discriminateByTags: ['id'] })
   assert.equal(user.meta.created, false)
   assert.deepEqual(user.user.tags, { id: 'u-ann' })
+})
+
+// ---------------------------------------------------------------------------------------------
+// 9. Events
+
+const unknownConversationId = 'conv_01J00000000000000000000000'
+const unknownMessageId = 'msg_01J00000000000000000000000'
+const unknownEventId = 'evt_01J00000000000000000000000'
+const EVENT_ID = /^evt_/
+const HOUR = 3_600_000
+
+let evConv // a conversation of the integration's, without messages from users: no message_created events
+let botEvent // reminder created by the bot, linked to evConv, Ann and a message
+let pingEvent // ping created by the integration on evConv
+let scheduledEvent // scheduled with a dateTime a day ahead, left scheduled
+
+await check('bot createEvent: {event} pending, payload echoed, linked to conversation, user and message', async () => {
+  evConv = (await integ.createConversation({ channel: 'channel', tags: { id: 'c-events' } })).conversation.id
+  // An outgoing message: the bot does not receive what it wrote, so no event comes with it.
+  const { message } = await bot.createMessage({
+    conversationId: evConv,
+    userId: botId,
+    type: 'text',
+    payload: { text: 'reminder set' },
+    tags: {},
+  })
+  const { event } = await bot.createEvent({
+    type: 'reminder',
+    payload: { note: 'call Ann back' },
+    conversationId: evConv,
+    userId: ann,
+    messageId: message.id,
+  })
+  assert.match(event.id, EVENT_ID)
+  assert.ok(event.id.length >= 28 && event.id.length <= 36, `event.id ${event.id} is 28-36 chars long`)
+  assert.match(event.createdAt, ISO)
+  assert.equal(event.type, 'reminder')
+  assert.deepEqual(event.payload, { note: 'call Ann back' })
+  assert.equal(event.status, 'pending')
+  assert.equal(event.failureReason, null)
+  assert.equal(event.conversationId, evConv)
+  assert.equal(event.userId, ann)
+  assert.equal(event.messageId, message.id)
+  const { event: found } = await bot.getEvent({ id: event.id })
+  assert.deepEqual(found, event)
+  const { event: bare } = await bot.createEvent({ type: 'reminder', payload: { note: 'unlinked' } })
+  assert.equal(bare.status, 'pending')
+  assert.equal(bare.conversationId, undefined)
+  assert.equal(bare.userId, undefined)
+  assert.equal(bare.messageId, undefined)
+  botEvent = event.id
+})
+
+await check('createEvent errors: undeclared type, payload against the schema, unknown links', async () => {
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  await rejects(bot.createEvent({ type: 'nope', payload: {}, conversationId: evConv }), invalid)
+  await rejects(bot.createEvent({ type: 'ping', payload: { n: 1 }, conversationId: evConv }), invalid)
+  await rejects(bot.createEvent({ type: 'reminder', payload: {}, conversationId: evConv }), invalid)
+  await rejects(bot.createEvent({ type: 'reminder', payload: { note: 1 }, conversationId: evConv }), invalid)
+  await rejects(bot.createEvent({ type: 'reminder', payload: { note: 'x', extra: 1 }, conversationId: evConv }), invalid)
+  const missing = { type: 'ReferenceNotFound', errorClass: ReferenceNotFoundError }
+  await rejects(bot.createEvent({ type: 'reminder', payload: { note: 'x' }, conversationId: unknownConversationId }), missing)
+  await rejects(bot.createEvent({ type: 'reminder', payload: { note: 'x' }, userId: unknownUserId }), missing)
+  await rejects(bot.createEvent({ type: 'reminder', payload: { note: 'x' }, messageId: unknownMessageId }), missing)
+  // The integration creates only the events it declares.
+  await rejects(integ.createEvent({ type: 'reminder', payload: { note: 'x' }, conversationId: evConv }), invalid)
+  await rejects(integ.createEvent({ type: 'ping', payload: { n: 'one' }, conversationId: evConv }), invalid)
+  await rejects(bot.getEvent({ id: unknownEventId }), { type: 'ResourceNotFound', errorClass: ResourceNotFoundError })
+  const { events } = await bot.listEvents({ conversationId: evConv })
+  assert.deepEqual(ids(events), [botEvent], 'no rejected event was stored')
+})
+
+await check('integration createEvent: the integration sees its bare type, the bot <alias>:<type>', async () => {
+  const { event } = await integ.createEvent({ type: 'ping', payload: { n: 1 }, conversationId: evConv, userId: ann })
+  assert.match(event.id, EVENT_ID)
+  assert.equal(event.type, 'ping')
+  assert.deepEqual(event.payload, { n: 1 })
+  assert.equal(event.status, 'pending')
+  assert.equal(event.failureReason, null)
+  assert.equal(event.conversationId, evConv)
+  assert.equal(event.userId, ann)
+  pingEvent = event.id
+  const { event: asBot } = await bot.getEvent({ id: pingEvent })
+  assert.equal(asBot.type, `${alias}:ping`)
+  assert.deepEqual(asBot.payload, { n: 1 })
+  const { event: asIntegration } = await integ.getEvent({ id: pingEvent })
+  assert.equal(asIntegration.type, 'ping')
+  const byBot = await bot.listEvents({ conversationId: evConv })
+  assert.deepEqual(
+    byBot.events.map((e) => [e.id, e.type]),
+    [
+      [pingEvent, `${alias}:ping`],
+      [botEvent, 'reminder'],
+    ]
+  )
+  const byIntegration = await integ.listEvents({ conversationId: evConv })
+  assert.deepEqual(
+    byIntegration.events.map((e) => [e.id, e.type]),
+    [[pingEvent, 'ping']],
+    "the integration lists its own events only"
+  )
+  await rejects(integ.getEvent({ id: botEvent }), { type: 'ResourceNotFound', errorClass: ResourceNotFoundError })
+})
+
+await check('scheduled events: delay or a future dateTime; cancelScheduledEvent cancels once', async () => {
+  const byDelay = await bot.createEvent({
+    type: 'reminder',
+    payload: { note: 'in an hour' },
+    conversationId: evConv,
+    schedule: { delay: HOUR },
+  })
+  assert.equal(byDelay.event.status, 'scheduled')
+  assert.equal(byDelay.event.failureReason, null)
+  const byDate = await bot.createEvent({
+    type: 'reminder',
+    payload: { note: 'tomorrow' },
+    conversationId: evConv,
+    schedule: { dateTime: new Date(Date.now() + 24 * HOUR).toISOString() },
+  })
+  assert.equal(byDate.event.status, 'scheduled')
+  scheduledEvent = byDate.event.id
+  assert.deepEqual(await bot.cancelScheduledEvent({ id: byDelay.event.id }), {})
+  const { event } = await bot.getEvent({ id: byDelay.event.id })
+  assert.equal(event.status, 'canceled')
+  assert.deepEqual(event.payload, { note: 'in an hour' })
+  const notScheduled = { type: 'ResourceNotFound', errorClass: ResourceNotFoundError }
+  await rejects(bot.cancelScheduledEvent({ id: byDelay.event.id }), notScheduled)
+  await rejects(bot.cancelScheduledEvent({ id: botEvent }), notScheduled)
+  await rejects(bot.cancelScheduledEvent({ id: unknownEventId }), notScheduled)
+  await rejects(integ.cancelScheduledEvent({ id: scheduledEvent }), notScheduled)
+  assert.equal((await bot.getEvent({ id: scheduledEvent })).event.status, 'scheduled', 'the other one is still scheduled')
+  // The integration schedules its own events too.
+  const ping = await integ.createEvent({ type: 'ping', payload: { n: 2 }, schedule: { delay: HOUR } })
+  assert.equal(ping.event.status, 'scheduled')
+  assert.deepEqual(await integ.cancelScheduledEvent({ id: ping.event.id }), {})
+  assert.equal((await integ.getEvent({ id: ping.event.id })).event.status, 'canceled')
+})
+
+await check('schedule: both dateTime and delay reject; a dateTime in the past means now', async () => {
+  await rejects(
+    bot.createEvent({
+      type: 'reminder',
+      payload: { note: 'both' },
+      conversationId: evConv,
+      schedule: { delay: HOUR, dateTime: new Date(Date.now() + HOUR).toISOString() },
+    }),
+    { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  )
+  const { event } = await bot.createEvent({
+    type: 'reminder',
+    payload: { note: 'overdue' },
+    schedule: { dateTime: new Date(Date.now() - HOUR).toISOString() },
+  })
+  assert.equal(event.status, 'pending')
+  assert.equal((await bot.getEvent({ id: event.id })).event.status, 'pending')
+})
+
+await check('listEvents filters by type, conversation and status', async () => {
+  const scheduled = await bot.listEvents({ conversationId: evConv, status: 'scheduled' })
+  assert.deepEqual(ids(scheduled.events), [scheduledEvent])
+  const canceled = await bot.listEvents({ conversationId: evConv, status: 'canceled' })
+  assert.equal(canceled.events.length, 1)
+  assert.deepEqual(canceled.events[0].payload, { note: 'in an hour' })
+  const pending = await bot.listEvents({ conversationId: evConv, status: 'pending' })
+  assert.deepEqual(ids(pending.events), [pingEvent, botEvent])
+  const pings = await bot.listEvents({ conversationId: evConv, type: `${alias}:ping` })
+  assert.deepEqual(ids(pings.events), [pingEvent])
+  const pingsAsIntegration = await integ.listEvents({ conversationId: evConv, type: 'ping' })
+  assert.deepEqual(ids(pingsAsIntegration.events), [pingEvent])
+  const reminders = await bot.listEvents({ conversationId: evConv, type: 'reminder' })
+  assert.ok(reminders.events.every((e) => e.type === 'reminder' && e.conversationId === evConv))
+  assert.equal(reminders.events.length, 3)
+  const byUser = await bot.listEvents({ userId: ann, type: 'reminder' })
+  assert.deepEqual(ids(byUser.events), [botEvent])
+  const none = await bot.listEvents({ conversationId: evConv, type: 'nope' })
+  assert.deepEqual(none.events, [])
+})
+
+await check('listEvents: newest first, pageSize and meta.nextToken; client.list.events().collect()', async () => {
+  const conversationId = (await integ.createConversation({ channel: 'channel', tags: { id: 'c-events-paged' } }))
+    .conversation.id
+  const created = []
+  for (let i = 0; i < 5; i++) {
+    const { event } = await bot.createEvent({ type: 'reminder', payload: { note: `n-${i}` }, conversationId })
+    created.push(event.id)
+  }
+  const newestFirst = [...created].reverse()
+  const page1 = await bot.listEvents({ conversationId, type: 'reminder', pageSize: 2 })
+  assert.equal(page1.events.length, 2)
+  assert.equal(typeof page1.meta.nextToken, 'string')
+  const page2 = await bot.listEvents({ conversationId, type: 'reminder', pageSize: 2, nextToken: page1.meta.nextToken })
+  assert.equal(page2.events.length, 2)
+  assert.equal(typeof page2.meta.nextToken, 'string')
+  const page3 = await bot.listEvents({ conversationId, type: 'reminder', pageSize: 2, nextToken: page2.meta.nextToken })
+  assert.equal(page3.events.length, 1)
+  assert.ok(!page3.meta.nextToken, `the last page has no nextToken: ${JSON.stringify(page3.meta)}`)
+  assert.deepEqual(ids([...page1.events, ...page2.events, ...page3.events]), newestFirst)
+  assert.deepEqual(page1.events[0].payload, { note: 'n-4' })
+  const collected = await bot.list.events({ conversationId, pageSize: 2 }).collect()
+  assert.deepEqual(ids(collected), newestFirst)
+  const limited = await bot.list.events({ conversationId }).collect({ limit: 3 })
+  assert.deepEqual(ids(limited), newestFirst.slice(0, 3))
+  assert.deepEqual(await integ.list.events({ conversationId }).collect(), [], "the bot's events are not the integration's")
+})
+
+// ---------------------------------------------------------------------------------------------
+// 10. States
+
+const unknownStateId = 'state_01J00000000000000000000000'
+const STATE_ID = /^state_/
+let cartId // the bot's cart on evConv
+
+await check('getState of a state never set rejects with ResourceNotFoundError', async () => {
+  const error = await rejects(bot.getState({ type: 'conversation', id: evConv, name: 'cart' }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+  assert.equal(error.code, 404)
+})
+
+await check('setState creates a conversation state, then overwrites its whole payload', async () => {
+  const { state } = await bot.setState({ type: 'conversation', id: evConv, name: 'cart', payload: { items: ['a'], total: 1 } })
+  assertResource(state, 'state')
+  assert.match(state.id, STATE_ID)
+  assert.equal(state.botId, botId)
+  assert.equal(state.name, 'cart')
+  assert.equal(state.type, 'conversation')
+  assert.deepEqual(state.payload, { items: ['a'], total: 1 })
+  assert.equal(state.conversationId, evConv)
+  assert.equal(state.userId, undefined)
+  assert.equal(state.expiry, undefined, 'no expiry unless one is set')
+  assert.equal(state.expiresAt, undefined)
+  cartId = state.id
+  const found = await bot.getState({ type: 'conversation', id: evConv, name: 'cart' })
+  assert.deepEqual(found.state, state)
+  assert.equal(found.meta.cached, false)
+  const { state: overwritten } = await bot.setState({ type: 'conversation', id: evConv, name: 'cart', payload: { items: ['b'] } })
+  assert.equal(overwritten.id, cartId, 'the same state')
+  assert.deepEqual(overwritten.payload, { items: ['b'] }, 'setState replaces the payload')
+  assert.equal(overwritten.createdAt, state.createdAt)
+  assert.ok(overwritten.updatedAt >= state.updatedAt)
+  assert.deepEqual((await bot.getState({ type: 'conversation', id: evConv, name: 'cart' })).state.payload, { items: ['b'] })
+})
+
+await check('a user state carries userId', async () => {
+  const { state } = await bot.setState({ type: 'user', id: ann, name: 'profile', payload: { plan: 'pro', seats: 3 } })
+  assert.match(state.id, STATE_ID)
+  assert.equal(state.type, 'user')
+  assert.equal(state.name, 'profile')
+  assert.equal(state.userId, ann)
+  assert.equal(state.conversationId, undefined)
+  assert.deepEqual(state.payload, { plan: 'pro', seats: 3 })
+  assert.deepEqual((await bot.getState({ type: 'user', id: ann, name: 'profile' })).state, state)
+})
+
+await check('state errors: schema, undeclared name, wrong type, unknown conversation or user', async () => {
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  const cart = { type: 'conversation', id: evConv, name: 'cart' }
+  await rejects(bot.setState({ ...cart, payload: { items: 'b' } }), invalid)
+  await rejects(bot.setState({ ...cart, payload: { items: ['b'], coupon: 'x' } }), invalid)
+  await rejects(bot.setState({ type: 'user', id: ann, name: 'profile', payload: { plan: 'gold' } }), invalid)
+  await rejects(bot.setState({ type: 'conversation', id: evConv, name: 'wishlist', payload: {} }), invalid)
+  await rejects(bot.getState({ type: 'conversation', id: evConv, name: 'wishlist' }), invalid)
+  // Declared for users, used on a conversation; declared for conversations, used on a user.
+  await rejects(bot.setState({ type: 'conversation', id: evConv, name: 'profile', payload: { plan: 'free' } }), invalid)
+  await rejects(bot.getState({ type: 'user', id: ann, name: 'cart' }), invalid)
+  const missing = { type: 'ResourceNotFound', errorClass: ResourceNotFoundError }
+  await rejects(bot.setState({ type: 'conversation', id: unknownConversationId, name: 'cart', payload: { items: [] } }), missing)
+  await rejects(bot.setState({ type: 'user', id: unknownUserId, name: 'profile', payload: { plan: 'free' } }), missing)
+  const { state } = await bot.getState(cart)
+  assert.equal(state.id, cartId)
+  assert.deepEqual(state.payload, { items: ['b'] }, 'the rejected writes changed nothing')
+})
+
+await check('patchState merges top-level keys; a missing state rejects with ResourceNotFoundError', async () => {
+  const cart = { type: 'conversation', id: evConv, name: 'cart' }
+  const patched = await bot.patchState({ ...cart, payload: { total: 2 } })
+  assert.equal(patched.state.id, cartId)
+  assert.deepEqual(patched.state.payload, { items: ['b'], total: 2 })
+  const replacedKey = await bot.patchState({ ...cart, payload: { items: ['c', 'd'] } })
+  assert.deepEqual(replacedKey.state.payload, { items: ['c', 'd'], total: 2 }, 'a top-level key is replaced whole')
+  await rejects(bot.patchState({ ...cart, payload: { total: 'two' } }), { type: 'InvalidPayload', errorClass: InvalidPayloadError })
+  assert.deepEqual((await bot.getState(cart)).state.payload, { items: ['c', 'd'], total: 2 })
+  await rejects(bot.patchState({ type: 'user', id: bob, name: 'profile', payload: { plan: 'free' } }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+  await rejects(bot.getState({ type: 'user', id: bob, name: 'profile' }), { type: 'ResourceNotFound' })
+})
+
+await check('getOrSetState creates when absent, then returns the stored state untouched', async () => {
+  const key = { type: 'user', id: bob, name: 'profile' }
+  const first = await bot.getOrSetState({ ...key, payload: { plan: 'free' } })
+  assert.match(first.state.id, STATE_ID)
+  assert.equal(first.state.userId, bob)
+  assert.deepEqual(first.state.payload, { plan: 'free' })
+  assert.equal(first.meta.cached, false)
+  const second = await bot.getOrSetState({ ...key, payload: { plan: 'pro', seats: 9 } })
+  assert.deepEqual(second.state, first.state, 'the stored state, untouched')
+  assert.equal(second.meta.cached, false)
+  assert.deepEqual((await bot.getState(key)).state.payload, { plan: 'free' })
+  const existing = await bot.getOrSetState({ type: 'conversation', id: evConv, name: 'cart', payload: { items: [] } })
+  assert.equal(existing.state.id, cartId)
+  assert.deepEqual(existing.state.payload, { items: ['c', 'd'], total: 2 })
+  await rejects(bot.getOrSetState({ type: 'user', id: carl, name: 'profile', payload: { plan: 'free' } }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+})
+
+await check('setStateExpiry sets expiry and expiresAt; expiry null removes both', async () => {
+  const cart = { type: 'conversation', id: evConv, name: 'cart' }
+  const { state } = await bot.setStateExpiry({ ...cart, expiry: 120_000 })
+  assert.equal(state.id, cartId)
+  assert.equal(state.expiry, 120_000)
+  assert.match(state.expiresAt, ISO)
+  const ahead = Date.parse(state.expiresAt) - Date.now()
+  assert.ok(ahead > 100_000 && ahead <= 120_000, `expiresAt is about two minutes ahead (${ahead} ms)`)
+  assert.deepEqual(state.payload, { items: ['c', 'd'], total: 2 }, 'the payload is kept')
+  const found = (await bot.getState(cart)).state
+  assert.equal(found.expiry, 120_000)
+  assert.equal(found.expiresAt, state.expiresAt)
+  const { state: cleared } = await bot.setStateExpiry({ ...cart, expiry: null })
+  assert.equal(cleared.expiry, undefined)
+  assert.equal(cleared.expiresAt, undefined)
+  const after = (await bot.getState(cart)).state
+  assert.equal(after.expiry, undefined)
+  assert.equal(after.expiresAt, undefined)
+  await rejects(bot.setStateExpiry({ type: 'user', id: bob, name: 'cart', expiry: 1000 }), { type: 'InvalidPayload' })
+  await rejects(bot.setStateExpiry({ type: 'conversation', id: evConv, name: 'session', expiry: 1000 }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+})
+
+await check('setState with an expiry, or a declared one, sets expiry and expiresAt', async () => {
+  const session = { type: 'conversation', id: evConv, name: 'session' }
+  const declared = await bot.setState({ ...session, payload: { step: 'start' } })
+  assert.equal(declared.state.expiry, SESSION_EXPIRY, 'the expiry the definition declares')
+  assert.match(declared.state.expiresAt, ISO)
+  const given = await bot.setState({ type: 'user', id: ann, name: 'profile', payload: { plan: 'pro' }, expiry: 300_000 })
+  assert.equal(given.state.expiry, 300_000)
+  assert.match(given.state.expiresAt, ISO)
+  const ahead = Date.parse(given.state.expiresAt) - Date.now()
+  assert.ok(ahead > 280_000 && ahead <= 300_000, `expiresAt is about five minutes ahead (${ahead} ms)`)
+})
+
+await check('setState with a null payload deletes; deleting a missing state succeeds', async () => {
+  const session = { type: 'conversation', id: evConv, name: 'session' }
+  await bot.setState({ ...session, payload: null })
+  await rejects(bot.getState(session), { type: 'ResourceNotFound', errorClass: ResourceNotFoundError })
+  await bot.setState({ ...session, payload: null })
+  await rejects(bot.getState(session), { type: 'ResourceNotFound', errorClass: ResourceNotFoundError })
+  const recreated = await bot.getOrSetState({ ...session, payload: { step: 'again' } })
+  assert.deepEqual(recreated.state.payload, { step: 'again' })
+})
+
+await check('a bot state has type bot and the bot id as its id', async () => {
+  const key = { type: 'bot', id: botId, name: 'settings' }
+  const { state } = await bot.setState({ ...key, payload: { mode: 'on' } })
+  assert.match(state.id, STATE_ID)
+  assert.equal(state.type, 'bot')
+  assert.equal(state.botId, botId)
+  assert.equal(state.conversationId, undefined)
+  assert.equal(state.userId, undefined)
+  assert.deepEqual((await bot.getState(key)).state, state)
+  await rejects(bot.setState({ type: 'bot', id: 'bot_01J00000000000000000000000', name: 'settings', payload: { mode: 'x' } }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+  await rejects(bot.setState({ type: 'conversation', id: botId, name: 'settings', payload: { mode: 'x' } }), {
+    type: 'InvalidPayload',
+    errorClass: InvalidPayloadError,
+  })
+})
+
+await check("an integration's state named like the bot's does not collide with it", async () => {
+  const cart = { type: 'conversation', id: evConv, name: 'cart' }
+  const { state } = await integ.setState({ ...cart, payload: { cursor: 'page-2' } })
+  assert.match(state.id, STATE_ID)
+  assert.notEqual(state.id, cartId)
+  assert.equal(state.name, 'cart')
+  assert.equal(state.conversationId, evConv)
+  assert.deepEqual(state.payload, { cursor: 'page-2' })
+  assert.deepEqual((await integ.getState(cart)).state.payload, { cursor: 'page-2' })
+  const asBot = (await bot.getState(cart)).state
+  assert.equal(asBot.id, cartId)
+  assert.deepEqual(asBot.payload, { items: ['c', 'd'], total: 2 })
+  // Each validates against its own definition.
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  await rejects(integ.setState({ ...cart, payload: { items: ['x'] } }), invalid)
+  await rejects(integ.setState({ type: 'user', id: ann, name: 'profile', payload: { plan: 'free' } }), invalid)
+  // Deleting the bot's does not delete the integration's.
+  await bot.setState({ ...cart, payload: null })
+  await rejects(bot.getState(cart), { type: 'ResourceNotFound', errorClass: ResourceNotFoundError })
+  assert.deepEqual((await integ.getState(cart)).state.payload, { cursor: 'page-2' })
+  cartId = (await bot.setState({ ...cart, payload: { items: ['e'] } })).state.id
+})
+
+await check('an integration state has type integration and the integration id as its id', async () => {
+  const key = { type: 'integration', id: integrationId, name: 'credentials' }
+  await rejects(integ.getState(key), { type: 'ResourceNotFound', errorClass: ResourceNotFoundError })
+  const { state } = await integ.setState({ ...key, payload: { token: 's3cret' } })
+  assert.match(state.id, STATE_ID)
+  assert.equal(state.type, 'integration')
+  assert.equal(state.botId, botId)
+  assert.deepEqual((await integ.getState(key)).state, state)
+  const patched = await integ.patchState({ ...key, payload: { token: 'rotated' } })
+  assert.deepEqual(patched.state.payload, { token: 'rotated' })
+  await rejects(integ.setState({ type: 'integration', id: botId, name: 'credentials', payload: { token: 'x' } }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+  await rejects(bot.getState(key), { type: 'InvalidPayload', errorClass: InvalidPayloadError })
+})
+
+// ---------------------------------------------------------------------------------------------
+// 11. Tag values
+
+/** Every value of a listTagValues walk, page after page. */
+async function allTagValues(client, input) {
+  const values = []
+  let nextToken
+  do {
+    const { tags, meta } = await client.listTagValues({ ...input, nextToken })
+    values.push(...tags.map((tag) => tag.value))
+    nextToken = meta.nextToken
+  } while (nextToken)
+  return values
+}
+
+await check('listTagValues: distinct values, ascending, in the bot\'s or the integration\'s key', async () => {
+  const threads = ['beta', 'alpha', 'Zulu', 'alpha', 'gamma']
+  for (const [i, thread] of threads.entries()) {
+    await integ.createConversation({ channel: 'channel', tags: { id: `c-tv-${i}`, thread } })
+  }
+  const conversations = await bot.list.conversations({}).collect()
+  const expected = [...new Set(conversations.map((c) => c.tags[`${alias}:thread`]).filter(Boolean))].sort()
+  assert.ok(['Zulu', 'alpha', 'beta', 'gamma'].every((value) => expected.includes(value)))
+  const asBot = await bot.listTagValues({ type: 'conversation', key: `${alias}:thread` })
+  assert.deepEqual(asBot.tags, expected.map((value) => ({ value })))
+  assert.ok(!asBot.meta.nextToken)
+  const asIntegration = await integ.listTagValues({ type: 'conversation', key: 'thread' })
+  assert.deepEqual(asIntegration.tags, expected.map((value) => ({ value })))
+  // The bot's own key.
+  await bot.updateConversation({ id: chat, tags: { topic: 'sales' } })
+  await bot.updateConversation({ id: other, tags: { topic: 'billing' } })
+  await bot.updateConversation({ id: paged, tags: { topic: 'Account' } })
+  const topics = await bot.listTagValues({ type: 'conversation', key: 'topic' })
+  assert.deepEqual(topics.tags, [{ value: 'Account' }, { value: 'billing' }, { value: 'sales' }])
+  // The bot may write the integration's tags on a user of its own: the integration does not see it.
+  await bot.updateUser({ id: bob, tags: { [`${alias}:handle`]: 'bobby' } })
+  const handlesAsBot = await bot.listTagValues({ type: 'user', key: `${alias}:handle` })
+  assert.deepEqual(handlesAsBot.tags, [{ value: 'bobby' }, { value: 'bulk' }, { value: 'odd' }])
+  const handles = await integ.listTagValues({ type: 'user', key: 'handle' })
+  assert.deepEqual(handles.tags, [{ value: 'bulk' }, { value: 'odd' }], "only the integration's own users count")
+  const messageIds = await bot.listTagValues({ type: 'message', key: 'externalId' })
+  assert.deepEqual(messageIds.tags, [{ value: 'e-1' }])
+})
+
+await check('listTagValues pages with pageSize and meta.nextToken', async () => {
+  const users = await bot.list.users({}).collect()
+  const expected = [...new Set(users.map((user) => user.tags[`${alias}:id`]).filter(Boolean))].sort()
+  assert.ok(expected.length > 20, `more than 20 user ids: ${expected.length}`)
+  const all = await allTagValues(bot, { type: 'user', key: `${alias}:id` })
+  assert.deepEqual(all, expected, 'distinct, ascending')
+  const page = await bot.listTagValues({ type: 'user', key: `${alias}:id`, pageSize: 10 })
+  assert.equal(page.tags.length, 10)
+  assert.equal(typeof page.meta.nextToken, 'string')
+  const inTens = await allTagValues(bot, { type: 'user', key: `${alias}:id`, pageSize: 10 })
+  assert.deepEqual(inTens, all)
+  const asIntegration = await allTagValues(integ, { type: 'user', key: 'id', pageSize: 7 })
+  assert.deepEqual(asIntegration, all)
+})
+
+await check('listTagValues errors: undeclared key, wrong namespace', async () => {
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  await rejects(bot.listTagValues({ type: 'conversation', key: 'thread' }), invalid)
+  await rejects(bot.listTagValues({ type: 'user', key: 'topic' }), invalid)
+  await rejects(integ.listTagValues({ type: 'conversation', key: 'topic' }), invalid)
+})
+
+// ---------------------------------------------------------------------------------------------
+// 12. Isolation between bots
+
+await check("another bot's key cannot read the first bot's events, states or tag values", async () => {
+  const { bot: created } = await admin.createBot({
+    name: `compat isolated bot ${suffix}`,
+    conversation: { tags: { topic: {} } },
+    events: botEvents,
+    states: botStates,
+  })
+  const key = await admin.createBotApiKey({ botId: created.id })
+  const stranger = new Client({ apiUrl, token: key.value, botId: created.id })
+  const missing = { type: 'ResourceNotFound', errorClass: ResourceNotFoundError }
+  await rejects(stranger.getEvent({ id: botEvent }), missing)
+  await rejects(stranger.getEvent({ id: pingEvent }), missing)
+  await rejects(stranger.cancelScheduledEvent({ id: scheduledEvent }), missing)
+  assert.deepEqual((await stranger.listEvents({})).events, [])
+  assert.deepEqual((await stranger.listEvents({ conversationId: evConv })).events, [])
+  await rejects(stranger.getState({ type: 'conversation', id: evConv, name: 'cart' }), missing)
+  await rejects(stranger.getState({ type: 'user', id: ann, name: 'profile' }), missing)
+  await rejects(stranger.getState({ type: 'bot', id: botId, name: 'settings' }), missing)
+  await rejects(stranger.setState({ type: 'conversation', id: evConv, name: 'cart', payload: { items: [] } }), missing)
+  await rejects(stranger.patchState({ type: 'conversation', id: evConv, name: 'cart', payload: { items: [] } }), missing)
+  await rejects(stranger.setState({ type: 'bot', id: botId, name: 'settings', payload: { mode: 'x' } }), missing)
+  await rejects(stranger.createEvent({ type: 'reminder', payload: { note: 'x' }, conversationId: evConv }), {
+    type: 'ReferenceNotFound',
+    errorClass: ReferenceNotFoundError,
+  })
+  assert.deepEqual((await stranger.listTagValues({ type: 'conversation', key: 'topic' })).tags, [])
+  // Nothing of the first bot changed.
+  assert.equal((await bot.getEvent({ id: scheduledEvent })).event.status, 'scheduled')
+  assert.deepEqual((await bot.getState({ type: 'conversation', id: evConv, name: 'cart' })).state.payload, { items: ['e'] })
+  assert.deepEqual((await bot.getState({ type: 'bot', id: botId, name: 'settings' })).state.payload, { mode: 'on' })
 })
 
 summary()

@@ -169,9 +169,11 @@ async def hand_off(conn: Connection, bot: BotDefinition, message: Row, conversat
     """Dispatches a message that has just become visible: an incoming one to the bot as a
     `message_created` event, an outgoing one to the integration that owns its conversation. The
     bot never receives what it wrote itself, and synthetic messages go nowhere."""
-    if message["origin"] == "synthetic" or message["user_id"] == bot.id:
+    if message["origin"] == "synthetic":
         return
     if message["direction"] == "incoming":
+        if message["user_id"] == bot.id:
+            return
         view = Identity(bot)
         user = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
         payload = {

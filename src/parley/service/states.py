@@ -172,6 +172,7 @@ async def set_state(
 ) -> State:
     """Creates or overwrites a state; a null payload deletes it."""
     key = _Key(identity, state_type, resource_id, name)
+    await key.check_resource(conn)
     if body.payload is None:
         # Deleting is idempotent: a missing state answers as an empty one, so that clearing a
         # state "just in case" never fails.
@@ -195,7 +196,6 @@ async def set_state(
             }
         )
     payload = key.encode(body.payload)
-    await key.check_resource(conn)
     existing = await key.find(conn)
     if existing is None:
         expiry = _expiry(body.expiry, key.definition.expiry)
