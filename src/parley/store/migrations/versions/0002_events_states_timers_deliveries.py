@@ -14,6 +14,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Byte order for tag values, as on SQLite: listTagValues pages alike on both databases,
+        # whatever collation the PostgreSQL database was created with.
+        op.execute('ALTER TABLE tag_index ALTER COLUMN value TYPE text COLLATE "C"')
     op.create_table(
         "events",
         sa.Column("id", sa.Text(), nullable=False),
