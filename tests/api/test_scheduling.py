@@ -249,3 +249,26 @@ def test_scheduled_work_survives_a_hard_restart(dialect: str, work_dir: Path) ->
         again = server.snapshot()
         for table in ("events", "deliveries", "timers", "states", "messages"):
             assert again[table] == done[table], table
+
+
+def test_get_or_create_schedules_the_message_it_creates(admin: Api, bot: BotSetup) -> None:
+    integration = install(admin, bot)
+    conversation, user = _conversation_and_user(integration.api, "channel")
+    body = {
+        "payload": {"text": "later"},
+        "userId": user,
+        "conversationId": conversation,
+        "type": "text",
+        "tags": {"id": "ext-later"},
+        "schedule": {"delay": 5_000},
+    }
+    created = integration.api.ok("POST", "/v1/chat/messages/get-or-create", body)
+    assert created["meta"] == {"created": True}
+    # Found before it is due: the same message, still scheduled once.
+    found = integration.api.ok("POST", "/v1/chat/messages/get-or-create", body)
+    assert (found["meta"], found["message"]["id"]) == ({"created": False}, created["message"]["id"])
+    assert _listed(integration.api, conversation) == []
+    advance(admin, 5_000)
+    [event] = eventually(lambda: _message_events(bot.api, created["message"]["id"]) or None)
+    assert len(_deliveries(admin, eventId=event["id"])) == 1
+    assert _listed(integration.api, conversation) == [created["message"]["id"]]
