@@ -81,7 +81,9 @@ def running_server(dialect: str, work_dir: Path, name: str, env: dict[str, str] 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[Server]:
     """One running server per dialect, shared by the tests of that dialect."""
-    with running_server(request.param, work_dir, "parley") as instance:
+    # Dispatch is off: these tests look at the outbox rows themselves; the dispatch tests run
+    # servers of their own that deliver.
+    with running_server(request.param, work_dir, "parley", {"PARLEY_DISPATCH": "off"}) as instance:
         yield instance
 
 

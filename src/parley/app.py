@@ -9,6 +9,7 @@ from parley.api import admin, conversations, events, messages, parley, states, t
 from parley.api.common import Services, error_response
 from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
+from parley.dispatch.worker import Dispatcher
 from parley.scheduler import Scheduler
 from parley.service.definitions import DefinitionCache
 from parley.store.database import open_database
@@ -22,11 +23,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         db = await open_database(settings)
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
         scheduler = Scheduler(db, chosen)
-        app.state.services = Services(db=db, cache=DefinitionCache(), clock=chosen, scheduler=scheduler)
+        dispatcher = Dispatcher(db, chosen, settings) if settings.dispatch else None
+        app.state.services = Services(
+            db=db, cache=DefinitionCache(), clock=chosen, scheduler=scheduler, dispatcher=dispatcher
+        )
         scheduler.start()
+        if dispatcher is not None:
+            dispatcher.start()
         try:
             yield
         finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
             await scheduler.stop()
             await db.close()
 

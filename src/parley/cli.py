@@ -1,17 +1,28 @@
-"""The `parley` command: serve, migrate."""
+"""The `parley` command: serve, worker, migrate, deliveries."""
 
 import asyncio
+import signal
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
+import msgspec
 import uvicorn
 
 from parley.app import create_app
 from parley.clock import SystemClock, iso_from_ms
 from parley.config import Settings, SettingsError, load_settings
+from parley.dispatch.worker import Dispatcher
+from parley.errors import ApiError
+from parley.scheduler import Scheduler
+from parley.service import deliveries as delivery_rules
 from parley.service.admin import ensure_admin_token
-from parley.store.database import open_database
+from parley.service.common import Page
+from parley.store.database import Connection, open_database
 from parley.store.migrate import run_migrations
+
+T = TypeVar("T")
 
 
 def _settings(**overrides: object) -> Settings:
@@ -67,3 +78,95 @@ def serve(host: str | None, port: int | None) -> None:
         loop="uvloop",
         http="httptools",
     )
+
+
+async def _run_worker(settings: Settings) -> None:
+    db = await open_database(settings)
+    clock = SystemClock()
+    scheduler, dispatcher = Scheduler(db, clock), Dispatcher(db, clock, settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    scheduler.start()
+    dispatcher.start()
+    try:
+        await stopping.wait()
+    finally:
+        await dispatcher.stop()
+        await scheduler.stop()
+        await db.close()
+
+
+@main.command()
+def worker() -> None:
+    """Deliver the outbox and fire scheduled work, without serving HTTP.
+
+    `parley serve` does this too; run workers on their own to scale delivery out (PostgreSQL).
+    """
+    settings = _settings()
+    run_migrations(settings)
+    asyncio.run(_run_worker(settings))
+
+
+@main.group()
+def deliveries() -> None:
+    """See the calls Parley makes to bots and integrations, and retry failed ones."""
+
+
+async def _with_connection(settings: Settings, action: Callable[[Connection], Awaitable[T]]) -> T:
+    db = await open_database(settings)
+    try:
+        async with db.transaction() as conn:
+            return await action(conn)
+    finally:
+        await db.close()
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
+
+
+@deliveries.command("list")
+@click.option("--bot", "bot_id", default=None, help="Only this bot's deliveries.")
+@click.option("--status", default=None, type=click.Choice(["pending", "in_flight", "delivered", "failed", "canceled"]))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+def list_deliveries(bot_id: str | None, status: str | None, limit: int) -> None:
+    """Newest first, one line each: id, status, attempts, target, operation, last error."""
+    filters = {"status": status} if status else {}
+    found, _ = asyncio.run(
+        _with_connection(
+            _settings(),
+            lambda conn: delivery_rules.list_deliveries(conn, bot_id=bot_id, filters=filters, page=Page(size=limit)),
+        )
+    )
+    for d in found:
+        target = d.target if d.alias is None else f"{d.target}:{d.alias}"
+        click.echo(f"{d.id}  {d.status:<9} {d.attempts:>3}  {target:<24} {d.operation:<16} {d.last_error or ''}")
+
+
+@deliveries.command("show")
+@click.argument("delivery_id")
+def show_delivery(delivery_id: str) -> None:
+    """One delivery with every attempt, as JSON."""
+    try:
+        delivery, attempts = asyncio.run(
+            _with_connection(_settings(), lambda conn: delivery_rules.get_delivery(conn, delivery_id))
+        )
+    except ApiError as error:
+        raise click.ClickException(error.message) from None
+    _echo_json({"delivery": delivery, "attempts": attempts})
+
+
+@deliveries.command("retry")
+@click.argument("delivery_id")
+def retry_delivery(delivery_id: str) -> None:
+    """Queue a failed delivery again, due now."""
+    now = iso_from_ms(SystemClock().now_ms())
+    try:
+        delivery = asyncio.run(
+            _with_connection(_settings(), lambda conn: delivery_rules.retry(conn, delivery_id, now=now))
+        )
+    except ApiError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{delivery.id} is pending again; a running server or worker will deliver it.")

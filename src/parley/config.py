@@ -23,6 +23,18 @@ class Settings:
     pg_pool_min: int = 2
     pg_pool_max: int = 10
     clock: str = "system"
+    public_url: str | None = None
+    dispatch: bool = True
+    dispatch_timeout_ms: int = 30_000
+    dispatch_retry_base_ms: int = 1_000
+    dispatch_retry_max_ms: int = 60_000
+    dispatch_max_attempts: int = 10
+    dispatch_concurrency: int = 32
+
+    @property
+    def base_url(self) -> str:
+        """Where bots and integrations reach this server (webhook URLs are built on it)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def dialect(self) -> str:
@@ -50,6 +62,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     return value
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "on").lower()
+    if raw not in ("on", "off"):
+        raise SettingsError(f"{name} must be on or off, got {raw!r}")
+    return raw == "on"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment; raises SettingsError naming the bad variable."""
     env = os.environ if env is None else env
@@ -74,6 +93,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pg_pool_min=_int(env, "PARLEY_PG_POOL_MIN", 2, minimum=1),
         pg_pool_max=_int(env, "PARLEY_PG_POOL_MAX", 10, minimum=1),
         clock=clock,
+        public_url=env.get("PARLEY_PUBLIC_URL") or None,
+        dispatch=_switch(env, "PARLEY_DISPATCH"),
+        dispatch_timeout_ms=_int(env, "PARLEY_DISPATCH_TIMEOUT_MS", 30_000, minimum=1),
+        dispatch_retry_base_ms=_int(env, "PARLEY_DISPATCH_RETRY_BASE_MS", 1_000, minimum=1),
+        dispatch_retry_max_ms=_int(env, "PARLEY_DISPATCH_RETRY_MAX_MS", 60_000, minimum=1),
+        dispatch_max_attempts=_int(env, "PARLEY_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
+        dispatch_concurrency=_int(env, "PARLEY_DISPATCH_CONCURRENCY", 32, minimum=1),
     )
     if settings.pg_pool_max < settings.pg_pool_min:
         raise SettingsError("PARLEY_PG_POOL_MAX must not be smaller than PARLEY_PG_POOL_MIN")

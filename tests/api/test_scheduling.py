@@ -17,7 +17,7 @@ from tests.conftest import BOT_DEFINITION, BotSetup, IntegrationSetup, install, 
 from tests.harness import Api, Server
 
 T = TypeVar("T")
-ADJUSTABLE = {"PARLEY_CLOCK": "adjustable"}
+ADJUSTABLE = {"PARLEY_CLOCK": "adjustable", "PARLEY_DISPATCH": "off"}
 TIMED_BOT: dict[str, Any] = {
     **BOT_DEFINITION,
     "events": {"reminder": {"schema": {"type": "object"}}},

@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException
 
 from parley.auth import Identity, authenticate, authenticate_admin
 from parley.clock import Clock, iso_from_ms, parse_iso
+from parley.dispatch.worker import Dispatcher
 from parley.errors import (
     ApiError,
     Internal,
@@ -45,6 +46,7 @@ class Services:
     cache: DefinitionCache
     clock: Clock
     scheduler: Scheduler
+    dispatcher: Dispatcher | None
 
     def now(self) -> str:
         return iso_from_ms(self.clock.now_ms())

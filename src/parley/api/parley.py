@@ -42,6 +42,8 @@ async def advance_clock(request: Req) -> Response[bytes]:
         raise ResourceNotFound("The clock can be moved only when the server runs with PARLEY_CLOCK=adjustable.")
     found.clock.advance(decode(raw, AdvanceClock).advance_ms)
     found.scheduler.poke()
+    if found.dispatcher is not None:
+        found.dispatcher.poke()
     return respond({"now": iso_from_ms(found.clock.now_ms()), "adjustable": True})
 
 
@@ -60,4 +62,21 @@ async def list_deliveries(request: Req) -> Response[bytes]:
     return respond(page_body("deliveries", found, next_token))
 
 
-handlers = [get_clock, advance_clock, list_deliveries]
+@get("/v1/parley/deliveries/{delivery_id:str}")
+async def get_delivery(request: Req, delivery_id: str) -> Response[bytes]:
+    async with admin(request, write=False) as conn:
+        delivery, attempts = await deliveries.get_delivery(conn, delivery_id)
+    return respond({"delivery": delivery, "attempts": attempts})
+
+
+@post("/v1/parley/deliveries/{delivery_id:str}/retry")
+async def retry_delivery(request: Req, delivery_id: str) -> Response[bytes]:
+    found = services(request)
+    async with admin(request, write=True) as conn:
+        delivery = await deliveries.retry(conn, delivery_id, now=found.now())
+    if found.dispatcher is not None:
+        found.dispatcher.poke()
+    return respond({"delivery": delivery})
+
+
+handlers = [get_clock, advance_clock, list_deliveries, get_delivery, retry_delivery]

@@ -9,6 +9,7 @@ from msgspec import UNSET
 from parley import ids
 from parley.auth import BOT, INTEGRATION, hash_token
 from parley.errors import InvalidPayload, LimitExceeded, ReferenceConstraint, ResourceNotFound
+from parley.service import outbox
 from parley.service.admin_models import (
     CreateBot,
     CreateBotApiKey,
@@ -151,8 +152,10 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
             # Uninstall by alias, or by integration id in the older keying.
             aliases = [alias for alias, row in current.items() if key in (alias, row["integration_id"])]
             for alias in aliases:
+                removed = current.pop(alias)
                 await bot_store.delete_installation(conn, bot_id=bot_id, alias=alias)
-                current.pop(alias)
+                if removed["enabled"]:
+                    await outbox.lifecycle(conn, bot_id=bot_id, operation="unregister", installation=removed, now=now)
             continue
         integration_id = change.integration_id
         if integration_id is None:
@@ -183,9 +186,26 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
             webhook_id=previous["webhook_id"] if previous is not None else ids.new_id(ids.WEBHOOK),
             now=now,
         )
-        current[alias] = {"integration_id": integration_id}
+        installed = await bot_store.get_installation(conn, bot_id=bot_id, alias=alias)
+        assert installed is not None, "the installation was written just above"
+        current[alias] = installed
+        await _tell_integration(conn, bot_id, previous, installed, now=now)
     if len(current) > MAX_INSTALLATIONS:
         raise LimitExceeded(f"A bot may install at most {MAX_INSTALLATIONS} integrations.")
+
+
+async def _tell_integration(conn: Connection, bot_id: str, before: Row | None, after: Row, *, now: str) -> None:
+    """`register` when an installation becomes enabled or its configuration changes while enabled;
+    `unregister` when it is disabled."""
+    was_enabled = before is not None and bool(before["enabled"])
+    if after["enabled"]:
+        changed = before is None or any(
+            before[field] != after[field] for field in ("integration_id", "configuration", "configuration_type")
+        )
+        if not was_enabled or changed:
+            await outbox.lifecycle(conn, bot_id=bot_id, operation="register", installation=after, now=now)
+    elif was_enabled and before is not None:
+        await outbox.lifecycle(conn, bot_id=bot_id, operation="unregister", installation=before, now=now)
 
 
 async def delete_bot(conn: Connection, bot_id: str) -> None:

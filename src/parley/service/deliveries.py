@@ -1,8 +1,10 @@
 """What operators see of the outbox."""
 
+from parley.errors import InvalidPayload, ResourceNotFound
 from parley.service.common import Page
 from parley.service.models import Resource
 from parley.store import deliveries as store
+from parley.store import events as event_store
 from parley.store.database import Connection, Row
 
 
@@ -47,3 +49,45 @@ async def list_deliveries(
         conn, bot_id=bot_id, filters=filters, cursor=page.cursor, limit=page.size
     )
     return [to_delivery(row) for row in rows], next_token
+
+
+class Attempt(Resource):
+    number: int
+    started_at: str
+    duration_ms: int
+    outcome: str
+    status_code: int | None = None
+    error: str | None = None
+
+
+async def get_delivery(conn: Connection, delivery_id: str) -> tuple[Delivery, list[Attempt]]:
+    row = await store.get_delivery(conn, delivery_id)
+    if row is None:
+        raise ResourceNotFound(f"Delivery {delivery_id} not found.")
+    attempts = [
+        Attempt(
+            number=a["number"],
+            started_at=a["started_at"],
+            duration_ms=a["duration_ms"],
+            outcome=a["outcome"],
+            status_code=a["status_code"],
+            error=a["error"],
+        )
+        for a in await store.list_attempts(conn, delivery_id)
+    ]
+    return to_delivery(row), attempts
+
+
+async def retry(conn: Connection, delivery_id: str, *, now: str) -> Delivery:
+    """Queues a failed delivery again, due now, with a fresh count of attempts; its event goes
+    back to `pending`."""
+    row = await store.get_delivery(conn, delivery_id)
+    if row is None:
+        raise ResourceNotFound(f"Delivery {delivery_id} not found.")
+    if not await store.requeue(conn, id=delivery_id, now=now):
+        raise InvalidPayload(f"Delivery {delivery_id} is {row['status']}; only a failed delivery can be retried.")
+    if row["event_id"]:
+        await event_store.set_outcome(conn, id=row["event_id"], status="pending", failure_reason=None, now=now)
+    found = await store.get_delivery(conn, delivery_id)
+    assert found is not None, "requeued just above"
+    return to_delivery(found)

@@ -2,15 +2,17 @@
 that causes them, so that an answered request is never lost and a crash never half-dispatches."""
 
 from parley import ids
+from parley.service.models import encode_json
 from parley.store import deliveries
-from parley.store.database import Connection
+from parley.store.database import Connection, Row
 
 BOT = "bot"
 INTEGRATION = "integration"
 
 
 async def to_bot(conn: Connection, *, bot_id: str, event_id: str, ordering_key: str, now: str) -> None:
-    """An event for the bot's server (`event_received`)."""
+    """An event for the bot's server (`event_received`). Deliveries are ordered per target and
+    `ordering_key` (a conversation, or the event itself)."""
     await deliveries.insert_delivery(
         conn,
         id=ids.new_id(ids.DELIVERY),
@@ -20,7 +22,7 @@ async def to_bot(conn: Connection, *, bot_id: str, event_id: str, ordering_key: 
         operation="event_received",
         event_id=event_id,
         message_id=None,
-        ordering_key=ordering_key,
+        ordering_key=f"bot/{ordering_key}",
         now=now,
     )
 
@@ -38,6 +40,30 @@ async def to_integration(
         operation=operation,
         event_id=None,
         message_id=message_id,
-        ordering_key=ordering_key,
+        ordering_key=f"{alias}/{ordering_key}",
         now=now,
+    )
+
+
+async def lifecycle(conn: Connection, *, bot_id: str, operation: str, installation: Row, now: str) -> None:
+    """`register` or `unregister` for an installation. The delivery keeps what the call needs,
+    since an uninstalled installation is gone by the time the call is made."""
+    data = {
+        "integrationId": installation["integration_id"],
+        "webhookId": installation["webhook_id"],
+        "configuration": installation["configuration"],
+        "configurationType": installation["configuration_type"],
+    }
+    await deliveries.insert_delivery(
+        conn,
+        id=ids.new_id(ids.DELIVERY),
+        bot_id=bot_id,
+        target=INTEGRATION,
+        alias=installation["alias"],
+        operation=operation,
+        event_id=None,
+        message_id=None,
+        ordering_key=f"{installation['alias']}/installation",
+        now=now,
+        data=encode_json(data),
     )

@@ -117,3 +117,17 @@ async def upsert_installation(
 
 async def delete_installation(conn: Connection, *, bot_id: str, alias: str) -> None:
     await conn.execute("DELETE FROM installations WHERE bot_id = $1 AND alias = $2", bot_id, alias)
+
+
+async def get_installation(conn: Connection, *, bot_id: str, alias: str) -> Row | None:
+    return await conn.fetch_one(
+        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id FROM installations WHERE bot_id = $1 AND alias = $2",
+        bot_id,
+        alias,
+    )
+
+
+async def set_bot_user(conn: Connection, *, bot_id: str, alias: str, user_id: str) -> None:
+    await conn.execute(
+        "UPDATE installations SET bot_user_id = $3 WHERE bot_id = $1 AND alias = $2", bot_id, alias, user_id
+    )

@@ -5,7 +5,12 @@ from parley.store.sql import Cursor, Order, Params, fetch_page
 
 COLUMNS = (
     "r.id, r.bot_id, r.target, r.alias, r.operation, r.event_id, r.message_id, r.ordering_key, r.status,"
-    " r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.updated_at"
+    " r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.updated_at, r.data"
+)
+# A delivery waits while an earlier one with the same ordering key is not done.
+_HEAD_OF_ITS_ORDER = (
+    "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.bot_id = r.bot_id AND e.ordering_key = r.ordering_key"
+    " AND e.status IN ('pending', 'in_flight') AND (e.created_at, e.id) < (r.created_at, r.id))"
 )
 
 
@@ -21,11 +26,12 @@ async def insert_delivery(
     message_id: str | None,
     ordering_key: str,
     now: str,
+    data: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO deliveries (id, bot_id, target, alias, operation, event_id, message_id, ordering_key, status,"
-        " attempts, next_attempt_at, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9)",
+        " attempts, next_attempt_at, created_at, updated_at, data)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9, $10)",
         id,
         bot_id,
         target,
@@ -35,6 +41,108 @@ async def insert_delivery(
         message_id,
         ordering_key,
         now,
+        data,
+    )
+
+
+async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, skip_locked: bool) -> list[Row]:
+    """Takes up to `limit` due deliveries, each the oldest unfinished one of its ordering key, and
+    leases them until `lease_until`: a worker that dies leaves them to be taken again after that.
+    Runs inside a transaction; with `skip_locked` (PostgreSQL), rows another worker is taking are
+    passed over instead of waited for."""
+    rows = await conn.fetch_all(
+        f"SELECT {COLUMNS} FROM deliveries r WHERE r.status IN ('pending', 'in_flight') AND r.next_attempt_at <= $1"
+        f" AND {_HEAD_OF_ITS_ORDER} ORDER BY r.next_attempt_at LIMIT {int(limit)}"
+        + (" FOR UPDATE OF r SKIP LOCKED" if skip_locked else ""),
+        now,
+    )
+    for row in rows:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'in_flight', next_attempt_at = $2, updated_at = $3 WHERE id = $1",
+            row["id"],
+            lease_until,
+            now,
+        )
+    return rows
+
+
+async def get_delivery(conn: Connection, id: str) -> Row | None:
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM deliveries r WHERE r.id = $1", id)
+
+
+async def finish(
+    conn: Connection,
+    *,
+    id: str,
+    lease: str,
+    status: str,
+    attempts: int,
+    next_attempt_at: str,
+    last_error: str | None,
+    now: str,
+) -> bool:
+    """Records the outcome of an attempt, if this worker still holds the lease it was given."""
+    changed = await conn.execute(
+        "UPDATE deliveries SET status = $3, attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7"
+        " WHERE id = $1 AND status = 'in_flight' AND next_attempt_at = $2",
+        id,
+        lease,
+        status,
+        attempts,
+        next_attempt_at,
+        last_error,
+        now,
+    )
+    return changed == 1
+
+
+async def requeue(conn: Connection, *, id: str, now: str) -> int:
+    """A failed delivery, due again now with a fresh count of attempts."""
+    return await conn.execute(
+        "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2"
+        " WHERE id = $1 AND status = 'failed'",
+        id,
+        now,
+    )
+
+
+async def release(conn: Connection, *, ids: list[str], now: str) -> None:
+    """Hands leased deliveries back at once (a worker stopping cleanly)."""
+    for id_ in ids:
+        await conn.execute(
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = $2 WHERE id = $1 AND status = 'in_flight'",
+            id_,
+            now,
+        )
+
+
+async def add_attempt(
+    conn: Connection,
+    *,
+    delivery_id: str,
+    started_at: str,
+    duration_ms: int,
+    status_code: int | None,
+    error: str | None,
+    outcome: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, error, outcome)"
+        " VALUES ($1, (SELECT COUNT(*) + 1 FROM delivery_attempts WHERE delivery_id = $1), $2, $3, $4, $5, $6)",
+        delivery_id,
+        started_at,
+        duration_ms,
+        status_code,
+        error,
+        outcome,
+    )
+
+
+async def list_attempts(conn: Connection, delivery_id: str) -> list[Row]:
+    return await conn.fetch_all(
+        "SELECT number, started_at, duration_ms, status_code, error, outcome FROM delivery_attempts"
+        " WHERE delivery_id = $1 ORDER BY number",
+        delivery_id,
     )
 
 

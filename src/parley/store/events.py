@@ -72,3 +72,14 @@ async def list_events(
     for column, value in filters.items():
         sql += f" AND r.{column} = {params(value)}"
     return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+
+
+async def set_outcome(conn: Connection, *, id: str, status: str, failure_reason: str | None, now: str) -> None:
+    """What became of a dispatched event: `processed`, or `failed` with the reason."""
+    await conn.execute(
+        "UPDATE events SET status = $2, failure_reason = $3, updated_at = $4 WHERE id = $1",
+        id,
+        status,
+        failure_reason,
+        now,
+    )

@@ -67,6 +67,7 @@ installations = Table(
     Column("webhook_id", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("bot_user_id", Text),
     PrimaryKeyConstraint("bot_id", "alias"),
     Index("installations_integration", "integration_id"),
 )
@@ -223,8 +224,23 @@ deliveries = Table(
     Column("last_error", Text),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("data", Text),
     Index("deliveries_due", "status", "next_attempt_at"),
+    Index("deliveries_order", "bot_id", "ordering_key", "created_at", "id"),
     Index("deliveries_created", "bot_id", "created_at", "id"),
     Index("deliveries_message", "message_id"),
     Index("deliveries_event", "event_id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("delivery_id", Text, nullable=False),
+    Column("number", BigInteger, nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("status_code", BigInteger),
+    Column("error", Text),
+    Column("outcome", Text, nullable=False),
+    PrimaryKeyConstraint("delivery_id", "number"),
 )

@@ -1,0 +1,1 @@
+"""Dispatch: calls from Parley to bot and integration servers, made from the outbox."""

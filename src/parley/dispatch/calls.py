@@ -1,0 +1,169 @@
+"""The HTTP call each delivery makes, with the headers and bodies the Botpress SDK servers expect."""
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from parley import ids
+from parley.auth import Identity
+from parley.service.conversations import to_conversation
+from parley.service.definitions import BotDefinition, DefinitionCache
+from parley.service.events import to_event
+from parley.service.messages import to_message
+from parley.service.models import User, encode_json
+from parley.service.users import to_user
+from parley.store import bots as bot_store
+from parley.store import conversations as conversation_store
+from parley.store import events as event_store
+from parley.store import integrations as integration_store
+from parley.store import messages as message_store
+from parley.store import users as user_store
+from parley.store.database import Connection, Row
+from parley.store.meta import read_epoch
+
+
+@dataclass(frozen=True)
+class Call:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Undeliverable(Exception):
+    """The delivery cannot be made at all (no url, the target is gone): it fails without retries."""
+
+
+class Vanished(Exception):
+    """What the delivery was about no longer exists (a deleted message): there is nothing to send."""
+
+
+def _base64_json(value: Any) -> str:
+    return base64.b64encode(msgspec.json.encode(value)).decode()
+
+
+async def _bot(conn: Connection, cache: DefinitionCache, bot_id: str) -> tuple[Row, BotDefinition]:
+    row = await bot_store.get_bot(conn, bot_id)
+    definition = None if row is None else await cache.bot(conn, bot_id, epoch=await read_epoch(conn))
+    if row is None or definition is None:
+        raise Vanished(f"bot {bot_id} no longer exists")
+    return row, definition
+
+
+async def to_bot(conn: Connection, cache: DefinitionCache, delivery: Row) -> Call:
+    """`event_received` for the bot's server."""
+    bot_row, bot = await _bot(conn, cache, delivery["bot_id"])
+    if not bot_row["url"]:
+        raise Undeliverable(f"Bot {bot.id} has no url to send events to.")
+    event = await event_store.get_event(conn, bot_id=bot.id, id=delivery["event_id"])
+    if event is None:
+        raise Vanished(f"event {delivery['event_id']} no longer exists")
+    document = msgspec.json.decode(bot_row["definition"])
+    configuration = (document.get("configuration") or {}).get("data") or {}
+    headers = {
+        "content-type": "application/json",
+        "x-bot-id": bot.id,
+        "x-bp-operation": delivery["operation"],
+        "x-bp-type": event["type"],
+        "x-bp-configuration": _base64_json({"payload": encode_json(configuration)}),
+    }
+    body = msgspec.json.encode({"event": to_event(Identity(bot), event)})
+    return Call(bot_row["url"], headers, body)
+
+
+async def _bot_user(conn: Connection, bot: BotDefinition, installation: Row, *, now: str) -> str:
+    """The user that stands for the bot inside an installation, created the first time it is needed."""
+    if installation["bot_user_id"]:
+        user_id: str = installation["bot_user_id"]
+        return user_id
+    user_id = ids.new_id(ids.USER)
+    await user_store.insert_user(
+        conn,
+        id=user_id,
+        bot_id=bot.id,
+        integration=installation["alias"],
+        name=bot.name,
+        picture_url=None,
+        tags="{}",
+        now=now,
+    )
+    await bot_store.set_bot_user(conn, bot_id=bot.id, alias=installation["alias"], user_id=user_id)
+    return user_id
+
+
+def _integration_headers(delivery: Row, integration_id: str, webhook_id: str, configuration: str) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "x-bot-id": delivery["bot_id"],
+        "x-integration-id": integration_id,
+        "x-integration-alias": delivery["alias"],
+        "x-webhook-id": webhook_id,
+        "x-bp-operation": delivery["operation"],
+        "x-bp-type": delivery["operation"],
+        "x-bp-configuration": base64.b64encode(configuration.encode()).decode(),
+    }
+
+
+async def _integration_url(conn: Connection, integration_id: str) -> str:
+    integration = await integration_store.get_integration(conn, integration_id)
+    if integration is None:
+        raise Vanished(f"integration {integration_id} no longer exists")
+    if not integration["url"]:
+        raise Undeliverable(f"Integration {integration['name']}@{integration['version']} has no url.")
+    url: str = integration["url"]
+    return url
+
+
+async def lifecycle(conn: Connection, delivery: Row, *, base_url: str) -> Call:
+    """`register` or `unregister` for an integration, from what the delivery kept of the
+    installation (it may be gone by now)."""
+    data = msgspec.json.decode(delivery["data"])
+    url = await _integration_url(conn, data["integrationId"])
+    headers = _integration_headers(delivery, data["integrationId"], data["webhookId"], data["configuration"])
+    headers["x-bot-user-id"] = data.get("botUserId") or delivery["bot_id"]
+    if data.get("configurationType"):
+        headers["x-bp-configuration-type"] = data["configurationType"]
+    body = msgspec.json.encode({"webhookUrl": f"{base_url}/webhooks/{data['webhookId']}"})
+    return Call(url, headers, body)
+
+
+async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Row, *, now: str) -> Call:
+    """`message_created` for the integration that owns the message's conversation."""
+    bot_row, bot = await _bot(conn, cache, delivery["bot_id"])
+    installation_row = await bot_store.get_installation(conn, bot_id=bot.id, alias=delivery["alias"])
+    installation = bot.installations.get(delivery["alias"])
+    if installation_row is None or installation is None:
+        raise Undeliverable(f"No integration is installed as {delivery['alias']!r} in bot {bot.id} any more.")
+    message = await message_store.get_message(conn, bot_id=bot.id, id=delivery["message_id"])
+    conversation = (
+        None
+        if message is None
+        else await conversation_store.get_conversation(conn, bot_id=bot.id, id=message["conversation_id"])
+    )
+    if message is None or conversation is None:
+        raise Vanished(f"message {delivery['message_id']} no longer exists")
+    url = await _integration_url(conn, installation.integration.id)
+    view = Identity(bot, installation)
+    author = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
+    user = (
+        to_user(view, author)
+        if author is not None
+        else User(id=message["user_id"], created_at=bot_row["created_at"], updated_at=bot_row["updated_at"], tags={})
+    )
+    headers = _integration_headers(
+        delivery, installation.integration.id, installation_row["webhook_id"], installation_row["configuration"]
+    )
+    headers["x-bot-user-id"] = await _bot_user(conn, bot, installation_row, now=now)
+    if installation_row["configuration_type"]:
+        headers["x-bp-configuration-type"] = installation_row["configuration_type"]
+    body = msgspec.json.encode(
+        {
+            "type": message["type"],
+            "payload": msgspec.Raw(message["payload"].encode()),
+            "conversation": to_conversation(view, conversation),
+            "message": to_message(view, message),
+            "user": user,
+        }
+    )
+    return Call(url, headers, body)

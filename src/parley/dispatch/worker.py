@@ -1,0 +1,208 @@
+"""The dispatcher: claims due deliveries from the outbox, calls bot and integration servers, and
+records every attempt.
+
+Deliveries of one ordering key (a conversation, for one target) go out one at a time, oldest
+first; different keys go out concurrently. A claimed delivery is leased: if the process dies, the
+lease runs out and any worker takes it again. A 2xx answer is final; a 4xx answer fails the
+delivery at once (the target refused it); anything else is retried with capped exponential
+backoff until the attempts run out.
+"""
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+
+import httpx
+import msgspec
+
+from parley.clock import Clock, iso_from_ms
+from parley.config import Settings
+from parley.dispatch import calls
+from parley.service.definitions import DefinitionCache
+from parley.store import deliveries as store
+from parley.store import events as event_store
+from parley.store.database import Database, Row
+
+logger = logging.getLogger("parley.dispatch")
+
+POLL_SECONDS = 0.1
+# A lease outlives the HTTP timeout by this much, so a slow answer is not taken for a dead worker.
+LEASE_MARGIN_MS = 10_000
+MAX_REASON = 2000
+
+
+class Dispatcher:
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+        self._db = db
+        self._clock = clock
+        self._settings = settings
+        self._cache = DefinitionCache()
+        self._http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
+        self._wake = asyncio.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="parley-dispatcher")
+
+    async def stop(self) -> None:
+        """Stops claiming, abandons calls in progress and hands their deliveries back at once."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        abandoned = list(self._running)
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        if abandoned:
+            async with self._db.transaction() as conn:
+                await store.release(conn, ids=abandoned, now=iso_from_ms(self._clock.now_ms()))
+        await self._http.aclose()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.claim_and_start()
+            except Exception:
+                logger.exception("claiming deliveries failed; trying again shortly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    async def claim_and_start(self) -> int:
+        """Claims as many due deliveries as there is room for and starts their calls."""
+        room = self._settings.dispatch_concurrency - len(self._running)
+        if room <= 0:
+            return 0
+        now_ms = self._clock.now_ms()
+        lease = iso_from_ms(now_ms + self._settings.dispatch_timeout_ms + LEASE_MARGIN_MS)
+        async with self._db.transaction() as conn:
+            claimed = await store.claim(
+                conn,
+                now=iso_from_ms(now_ms),
+                lease_until=lease,
+                limit=room,
+                skip_locked=self._db.dialect == "postgresql",
+            )
+        for row in claimed:
+            task = asyncio.create_task(self._deliver(row, lease))
+            self._running[row["id"]] = task
+            task.add_done_callback(functools.partial(self._done, row["id"]))
+        return len(claimed)
+
+    def _done(self, delivery_id: str, _: "asyncio.Task[None]") -> None:
+        self._running.pop(delivery_id, None)
+        self._wake.set()
+
+    async def _call(self, delivery: Row) -> calls.Call:
+        now = iso_from_ms(self._clock.now_ms())
+        async with self._db.transaction() as conn:
+            if delivery["operation"] in ("register", "unregister"):
+                return await calls.lifecycle(conn, delivery, base_url=self._settings.base_url)
+            if delivery["target"] == "bot":
+                return await calls.to_bot(conn, self._cache, delivery)
+            return await calls.to_integration(conn, self._cache, delivery, now=now)
+
+    async def _deliver(self, delivery: Row, lease: str) -> None:
+        started_ms = self._clock.now_ms()
+        began = time.monotonic()
+        status_code: int | None = None
+        try:
+            call = await self._call(delivery)
+        except calls.Vanished as gone:
+            await self._record(delivery, lease, started_ms, began, None, str(gone), outcome="canceled")
+            return
+        except calls.Undeliverable as refused:
+            await self._record(delivery, lease, started_ms, began, None, str(refused), outcome="failed")
+            return
+        try:
+            response = await self._http.post(call.url, content=call.body, headers=call.headers)
+        except httpx.HTTPError as error:
+            reason = f"{type(error).__name__} calling {call.url}: {error}".strip()
+            await self._record(delivery, lease, started_ms, began, None, reason, outcome="retry")
+            return
+        status_code = response.status_code
+        if 200 <= status_code < 300:
+            await self._record(delivery, lease, started_ms, began, status_code, None, outcome="delivered")
+            return
+        reason = _reason(response)
+        final = 400 <= status_code < 500 and status_code not in (408, 429)
+        await self._record(
+            delivery, lease, started_ms, began, status_code, reason, outcome="failed" if final else "retry"
+        )
+
+    async def _record(
+        self,
+        delivery: Row,
+        lease: str,
+        started_ms: int,
+        began: float,
+        status_code: int | None,
+        error: str | None,
+        *,
+        outcome: str,
+    ) -> None:
+        now_ms = self._clock.now_ms()
+        now = iso_from_ms(now_ms)
+        attempts = delivery["attempts"] + 1
+        status, next_attempt_ms = outcome, now_ms
+        if outcome == "retry":
+            if attempts >= self._settings.dispatch_max_attempts:
+                status = "failed"
+            else:
+                status = "pending"
+                next_attempt_ms = now_ms + min(
+                    self._settings.dispatch_retry_base_ms * 2 ** (attempts - 1), self._settings.dispatch_retry_max_ms
+                )
+        async with self._db.transaction() as conn:
+            if not await store.finish(
+                conn,
+                id=delivery["id"],
+                lease=lease,
+                status=status,
+                attempts=attempts,
+                next_attempt_at=iso_from_ms(next_attempt_ms),
+                last_error=error,
+                now=now,
+            ):
+                return  # The lease ran out and another worker owns the delivery now.
+            await store.add_attempt(
+                conn,
+                delivery_id=delivery["id"],
+                started_at=iso_from_ms(started_ms),
+                duration_ms=int((time.monotonic() - began) * 1000),
+                status_code=status_code,
+                error=error,
+                outcome=outcome,
+            )
+            if delivery["event_id"] and status in ("delivered", "failed"):
+                await event_store.set_outcome(
+                    conn,
+                    id=delivery["event_id"],
+                    status="processed" if status == "delivered" else "failed",
+                    failure_reason=None if error is None else error[:MAX_REASON],
+                    now=now,
+                )
+        if status == "pending":
+            logger.info("delivery %s failed (%s); retrying", delivery["id"], error)
+
+
+def _reason(response: httpx.Response) -> str:
+    """Why the target refused: the message of an error body in the contract's shape, else the text."""
+    text = response.text
+    try:
+        body = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message") or body.get("error"), str):
+        detail = body.get("message") or body.get("error")
+    else:
+        detail = text[:500]
+    return f"HTTP {response.status_code}: {detail}"
