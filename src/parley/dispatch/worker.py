@@ -47,6 +47,14 @@ class Dispatcher:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="parley-dispatcher")
 
+    async def _recover(self) -> None:
+        """On SQLite one process delivers, so a lease found at start-up belongs to a process that
+        died: its deliveries are due again at once. On PostgreSQL other workers may be alive, and
+        leases run out by themselves."""
+        if self._db.dialect == "sqlite":
+            async with self._db.transaction() as conn:
+                await store.release_all(conn, now=iso_from_ms(self._clock.now_ms()))
+
     async def stop(self) -> None:
         """Stops claiming, abandons calls in progress and hands their deliveries back at once."""
         if self._task is not None:
@@ -67,6 +75,7 @@ class Dispatcher:
         self._wake.set()
 
     async def _loop(self) -> None:
+        await self._recover()
         while True:
             self._wake.clear()
             try:
@@ -180,7 +189,7 @@ class Dispatcher:
                 duration_ms=int((time.monotonic() - began) * 1000),
                 status_code=status_code,
                 error=error,
-                outcome=outcome,
+                outcome="retry" if status == "pending" else status,
             )
             if delivery["event_id"] and status in ("delivered", "failed"):
                 await event_store.set_outcome(
