@@ -72,7 +72,7 @@ async def to_bot(conn: Connection, cache: DefinitionCache, delivery: Row) -> Cal
     return Call(bot_row["url"], headers, body)
 
 
-async def _bot_user(conn: Connection, bot: BotDefinition, installation: Row, *, now: str) -> str:
+async def _bot_user(conn: Connection, *, bot_id: str, bot_name: str, installation: Row, now: str) -> str:
     """The user that stands for the bot inside an installation, created the first time it is needed."""
     if installation["bot_user_id"]:
         user_id: str = installation["bot_user_id"]
@@ -81,14 +81,14 @@ async def _bot_user(conn: Connection, bot: BotDefinition, installation: Row, *, 
     await user_store.insert_user(
         conn,
         id=user_id,
-        bot_id=bot.id,
+        bot_id=bot_id,
         integration=installation["alias"],
-        name=bot.name,
+        name=bot_name,
         picture_url=None,
         tags="{}",
         now=now,
     )
-    await bot_store.set_bot_user(conn, bot_id=bot.id, alias=installation["alias"], user_id=user_id)
+    await bot_store.set_bot_user(conn, bot_id=bot_id, alias=installation["alias"], user_id=user_id)
     return user_id
 
 
@@ -115,13 +115,22 @@ async def _integration_url(conn: Connection, integration_id: str) -> str:
     return url
 
 
-async def lifecycle(conn: Connection, delivery: Row, *, base_url: str) -> Call:
+async def lifecycle(conn: Connection, delivery: Row, *, base_url: str, now: str) -> Call:
     """`register` or `unregister` for an integration, from what the delivery kept of the
     installation (it may be gone by now)."""
     data = msgspec.json.decode(delivery["data"])
     url = await _integration_url(conn, data["integrationId"])
     headers = _integration_headers(delivery, data["integrationId"], data["webhookId"], data["configuration"])
-    headers["x-bot-user-id"] = data.get("botUserId") or delivery["bot_id"]
+    installation = await bot_store.get_installation(conn, bot_id=delivery["bot_id"], alias=delivery["alias"])
+    bot = await bot_store.get_bot(conn, delivery["bot_id"])
+    if installation is not None and bot is not None and installation["webhook_id"] == data["webhookId"]:
+        headers["x-bot-user-id"] = await _bot_user(
+            conn, bot_id=bot["id"], bot_name=bot["name"], installation=installation, now=now
+        )
+    elif data.get("botUserId"):
+        headers["x-bot-user-id"] = data["botUserId"]
+    else:
+        raise Vanished(f"the installation {delivery['alias']!r} was removed before it was ever registered")
     if data.get("configurationType"):
         headers["x-bp-configuration-type"] = data["configurationType"]
     body = msgspec.json.encode({"webhookUrl": f"{base_url}/webhooks/{data['webhookId']}"})
@@ -154,7 +163,9 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Row
     headers = _integration_headers(
         delivery, installation.integration.id, installation_row["webhook_id"], installation_row["configuration"]
     )
-    headers["x-bot-user-id"] = await _bot_user(conn, bot, installation_row, now=now)
+    headers["x-bot-user-id"] = await _bot_user(
+        conn, bot_id=bot.id, bot_name=bot.name, installation=installation_row, now=now
+    )
     if installation_row["configuration_type"]:
         headers["x-bp-configuration-type"] = installation_row["configuration_type"]
     body = msgspec.json.encode(

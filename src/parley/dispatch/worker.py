@@ -114,7 +114,7 @@ class Dispatcher:
         now = iso_from_ms(self._clock.now_ms())
         async with self._db.transaction() as conn:
             if delivery["operation"] in ("register", "unregister"):
-                return await calls.lifecycle(conn, delivery, base_url=self._settings.base_url)
+                return await calls.lifecycle(conn, delivery, base_url=self._settings.base_url, now=now)
             if delivery["target"] == "bot":
                 return await calls.to_bot(conn, self._cache, delivery)
             return await calls.to_integration(conn, self._cache, delivery, now=now)

@@ -53,6 +53,7 @@ async def lifecycle(conn: Connection, *, bot_id: str, operation: str, installati
         "webhookId": installation["webhook_id"],
         "configuration": installation["configuration"],
         "configurationType": installation["configuration_type"],
+        "botUserId": installation["bot_user_id"],
     }
     await deliveries.insert_delivery(
         conn,

@@ -80,7 +80,7 @@ async def delete_bot(conn: Connection, id: str) -> None:
 
 async def list_installations(conn: Connection, bot_id: str) -> list[Row]:
     return await conn.fetch_all(
-        f"SELECT {INSTALLATION_COLUMNS} FROM installations WHERE bot_id = $1 ORDER BY alias", bot_id
+        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id FROM installations WHERE bot_id = $1 ORDER BY alias", bot_id
     )
 
 

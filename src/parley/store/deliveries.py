@@ -117,9 +117,7 @@ async def release(conn: Connection, *, ids: list[str], now: str) -> None:
 
 
 async def release_all(conn: Connection, *, now: str) -> None:
-    await conn.execute(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1 WHERE status = 'in_flight'", now
-    )
+    await conn.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = $1 WHERE status = 'in_flight'", now)
 
 
 async def add_attempt(

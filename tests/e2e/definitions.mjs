@@ -1,0 +1,73 @@
+// The bot's and the integration's definitions, written with @botpress/sdk as a `bp` project would
+// write them (bot.definition.ts, integration.definition.ts), and turned into the bodies Parley's
+// Admin API takes, in place of `bp deploy`.
+//
+//   node definitions.mjs     prints {"bot": <createBot body>, "integration": <createIntegration body>}
+
+import { pathToFileURL } from 'node:url'
+
+import { BotDefinition, IntegrationDefinition, z } from '@botpress/sdk'
+
+export const CHANNEL = 'channel'
+
+export const integrationDefinition = new IntegrationDefinition({
+  name: 'parley-e2e-chat',
+  version: '1.0.0',
+  title: 'Chat',
+  description: 'A chat app whose users talk to the bot on one channel.',
+  configuration: { schema: z.object({ channelToken: z.string() }) },
+  channels: {
+    [CHANNEL]: {
+      messages: { text: { schema: z.object({ text: z.string().min(1) }) } },
+      conversation: { tags: { id: { title: 'Chat room id' } } },
+      message: { tags: { id: { title: 'Id in the chat app' } } },
+    },
+  },
+  user: { tags: { id: { title: 'Chat app user id' } } },
+})
+
+export const botDefinition = new BotDefinition({
+  user: { tags: {} },
+  conversation: { tags: {} },
+  message: { tags: {} },
+})
+
+const tagSection = (section) => ({ tags: { ...(section?.tags ?? {}) } })
+
+/** The createIntegration body: schemas as JSON Schema, as the CLI uploads them. */
+export function integrationBody(definition = integrationDefinition) {
+  const channels = Object.fromEntries(
+    Object.entries(definition.channels).map(([name, channel]) => [
+      name,
+      {
+        messages: Object.fromEntries(
+          Object.entries(channel.messages).map(([type, message]) => [type, { schema: message.schema.toJSONSchema() }])
+        ),
+        conversation: tagSection(channel.conversation),
+        message: tagSection(channel.message),
+      },
+    ])
+  )
+  return {
+    name: definition.name,
+    version: definition.version,
+    title: definition.title,
+    description: definition.description,
+    configuration: { schema: definition.configuration.schema.toJSONSchema() },
+    channels,
+    user: tagSection(definition.user),
+  }
+}
+
+/** The createBot body. */
+export function botBody(definition = botDefinition) {
+  return {
+    user: tagSection(definition.user),
+    conversation: tagSection(definition.conversation),
+    message: tagSection(definition.message),
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(JSON.stringify({ bot: botBody(), integration: integrationBody() }))
+}
