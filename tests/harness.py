@@ -30,6 +30,9 @@ TABLES = (
     "states",
     "timers",
     "deliveries",
+    "workflows",
+    "tasks",
+    "analytics",
 )
 
 

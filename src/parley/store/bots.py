@@ -72,6 +72,9 @@ async def delete_bot(conn: Connection, id: str) -> None:
         "states",
         "timers",
         "deliveries",
+        "workflows",
+        "tasks",
+        "analytics",
     ):
         await conn.execute(f"DELETE FROM {table} WHERE bot_id = $1", id)
     await conn.execute("DELETE FROM api_keys WHERE kind = 'bot' AND owner_id = $1", id)
