@@ -3,9 +3,23 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from litestar import Litestar
 
-from parley.api import admin, conversations, events, messages, parley, states, tags, users
+from parley.api import (
+    actions,
+    admin,
+    conversations,
+    events,
+    integration_ops,
+    messages,
+    parley,
+    states,
+    tags,
+    tasks,
+    users,
+    workflows,
+)
 from parley.api.common import Services, error_response
 from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
@@ -24,8 +38,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
         scheduler = Scheduler(db, chosen)
         dispatcher = Dispatcher(db, chosen, settings) if settings.dispatch else None
+        http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
         app.state.services = Services(
-            db=db, cache=DefinitionCache(), clock=chosen, scheduler=scheduler, dispatcher=dispatcher
+            db=db, cache=DefinitionCache(), clock=chosen, scheduler=scheduler, dispatcher=dispatcher, http=http
         )
         scheduler.start()
         if dispatcher is not None:
@@ -36,6 +51,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if dispatcher is not None:
                 await dispatcher.stop()
             await scheduler.stop()
+            await http.aclose()
             await db.close()
 
     return Litestar(
@@ -47,6 +63,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *events.handlers,
             *states.handlers,
             *tags.handlers,
+            *tasks.handlers,
+            *workflows.handlers,
+            *integration_ops.handlers,
+            *actions.handlers,
             *parley.handlers,
         ],
         lifespan=[lifespan],

@@ -58,6 +58,13 @@ class InvalidPayload(ApiError):
     status = 400
 
 
+class Runtime(ApiError):
+    """A bot or integration failed to perform what was asked of it."""
+
+    type = "Runtime"
+    status = 400
+
+
 class UnsupportedMediaType(ApiError):
     type = "UnsupportedMediaType"
     status = 415

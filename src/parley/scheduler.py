@@ -1,4 +1,5 @@
-"""The scheduler: fires due timers (scheduled messages and events) and expires idle states.
+"""The scheduler: fires due timers (scheduled messages and events, workflow timeouts) and expires
+idle states.
 
 It runs in every server process. All of its work is in the database, so a restart loses nothing:
 what was due while the server was down is done as soon as it is back. Each timer and each
@@ -11,7 +12,7 @@ import contextlib
 import logging
 
 from parley.clock import Clock, iso_from_ms, parse_iso
-from parley.service import events, messages, states
+from parley.service import events, integration_ops, messages, states, workflows
 from parley.service.definitions import load_bot
 from parley.store import events as event_store
 from parley.store import states as state_store
@@ -81,6 +82,11 @@ class Scheduler:
                     event = await event_store.get_event(conn, bot_id=bot.id, id=timer["resource_id"])
                     if event is not None:
                         await events.release(conn, bot, event, now=now)
+                elif timer["kind"] == workflows.TIMER:
+                    await workflows.time_out(conn, bot, timer["resource_id"], now=now)
+                elif timer["kind"] == integration_ops.REGISTER_TIMER:
+                    alias = timer["resource_id"].partition("/")[2]
+                    await integration_ops.register_again(conn, bot.id, alias, now_ms=now_ms)
         for state in expired:
             async with self._db.transaction() as conn:
                 bot = await load_bot(conn, state["bot_id"])

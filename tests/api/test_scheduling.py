@@ -272,3 +272,21 @@ def test_get_or_create_schedules_the_message_it_creates(admin: Api, bot: BotSetu
     [event] = eventually(lambda: _message_events(bot.api, created["message"]["id"]) or None)
     assert len(_deliveries(admin, eventId=event["id"])) == 1
     assert _listed(integration.api, conversation) == [created["message"]["id"]]
+
+
+def test_an_integration_can_ask_to_be_registered_again_periodically(admin: Api, bot: BotSetup) -> None:
+    integration = install(admin, bot)
+
+    def registers() -> list[dict[str, Any]]:
+        found = _deliveries(admin, botId=bot.id)
+        return [d for d in found if d["operation"] == "register" and d["alias"] == integration.alias]
+
+    installed = len(registers())
+    integration.api.ok("POST", "/v1/chat/integrations/configure", {"scheduleRegisterCall": "hourly"})
+    advance(admin, 3_599_000)
+    time.sleep(0.1)
+    assert len(registers()) == installed
+    advance(admin, 1_000)
+    eventually(lambda: len(registers()) == installed + 1 or None)
+    advance(admin, 3_600_000)
+    eventually(lambda: len(registers()) == installed + 2 or None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
@@ -47,6 +48,8 @@ class Services:
     clock: Clock
     scheduler: Scheduler
     dispatcher: Dispatcher | None
+    # For the calls a request waits on (callAction).
+    http: httpx.AsyncClient
 
     def now(self) -> str:
         return iso_from_ms(self.clock.now_ms())

@@ -17,8 +17,14 @@ from parley.api.common import (
     runtime,
     services,
 )
-from parley.service import messages
-from parley.service.models import CreateMessage, GetOrCreateMessage, UpdateMessage
+from parley.service import incoming, messages
+from parley.service.models import (
+    CreateMessage,
+    GetOrCreateMessage,
+    ImportMessages,
+    InitializeIncomingMessage,
+    UpdateMessage,
+)
 
 Req = Request[Any, Any, State]
 
@@ -85,4 +91,36 @@ async def list_messages(request: Req) -> Response[bytes]:
     return respond(page_body("messages", found, next_token))
 
 
-handlers = [create_message, get_or_create_message, get_message, update_message, delete_message, list_messages]
+@post("/v1/chat/messages/import-messages", status_code=200)
+async def import_messages(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with runtime(request, write=False) as (conn, identity):
+        resolved, failed = await messages.import_messages(
+            conn, identity, decode(raw, ImportMessages), now_ms=services(request).clock.now_ms()
+        )
+    return respond({"messages": resolved, "resolvedMessages": resolved, "failedMessages": failed})
+
+
+@post("/v1/chat/initialize-incoming-message", status_code=200)
+async def initialize_incoming_message(request: Req) -> Response[bytes]:
+    raw = await read_body(request)
+    async with runtime(request, write=False) as (conn, identity):
+        user, conversation, message = await incoming.initialize(
+            conn, identity, decode(raw, InitializeIncomingMessage), now_ms=services(request).clock.now_ms()
+        )
+    body: dict[str, Any] = {"user": user, "conversation": conversation}
+    if message is not None:
+        body["message"] = message
+    return respond(body)
+
+
+handlers = [
+    create_message,
+    get_or_create_message,
+    get_message,
+    update_message,
+    delete_message,
+    list_messages,
+    import_messages,
+    initialize_incoming_message,
+]

@@ -9,7 +9,7 @@ from msgspec import Meta
 from parley.api.common import admin, decode, page_body, query_page, query_str, read_body, respond, services
 from parley.clock import AdjustableClock, iso_from_ms
 from parley.errors import ResourceNotFound
-from parley.service import deliveries
+from parley.service import deliveries, integration_ops
 from parley.service.models import Body
 
 Req = Request[Any, Any, State]
@@ -79,4 +79,12 @@ async def retry_delivery(request: Req, delivery_id: str) -> Response[bytes]:
     return respond({"delivery": delivery})
 
 
-handlers = [get_clock, advance_clock, list_deliveries, get_delivery, retry_delivery]
+@get("/v1/parley/analytics")
+async def analytics_totals(request: Req) -> Response[bytes]:
+    """What bots and integrations reported with trackAnalytics, summed per name."""
+    async with admin(request, write=False) as conn:
+        totals = await integration_ops.totals(conn, bot_id=query_str(request, "botId"), name=query_str(request, "name"))
+    return respond({"analytics": totals})
+
+
+handlers = [get_clock, advance_clock, list_deliveries, get_delivery, retry_delivery, analytics_totals]

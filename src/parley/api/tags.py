@@ -15,9 +15,9 @@ Req = Request[Any, Any, State]
 @get("/v1/chat/tags/{key:str}/values")
 async def list_tag_values(request: Req, key: str) -> Response[bytes]:
     # `type` has no default: an absent one is reported like any value outside the three kinds.
-    kind = cast(TagKind, query_choice(request, "type", get_args(TagKind), ""))
-    page = query_page(request)
     async with runtime(request, write=False) as (conn, identity):
+        kind = cast(TagKind, query_choice(request, "type", get_args(TagKind), ""))
+        page = query_page(request)
         values, next_token = await tag_values.list_tag_values(conn, identity, key=key, kind=kind, page=page)
     return respond(page_body("tags", [{"value": value} for value in values], next_token))
 

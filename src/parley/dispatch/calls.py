@@ -8,8 +8,9 @@ import msgspec
 
 from parley import ids
 from parley.auth import Identity
+from parley.errors import Runtime
 from parley.service.conversations import to_conversation
-from parley.service.definitions import BotDefinition, DefinitionCache
+from parley.service.definitions import BotDefinition, DefinitionCache, Installation
 from parley.service.events import to_event
 from parley.service.messages import to_message
 from parley.service.models import User, encode_json
@@ -59,15 +60,7 @@ async def to_bot(conn: Connection, cache: DefinitionCache, delivery: Row) -> Cal
     event = await event_store.get_event(conn, bot_id=bot.id, id=delivery["event_id"])
     if event is None:
         raise Vanished(f"event {delivery['event_id']} no longer exists")
-    document = msgspec.json.decode(bot_row["definition"])
-    configuration = (document.get("configuration") or {}).get("data") or {}
-    headers = {
-        "content-type": "application/json",
-        "x-bot-id": bot.id,
-        "x-bp-operation": delivery["operation"],
-        "x-bp-type": event["type"],
-        "x-bp-configuration": _base64_json({"payload": encode_json(configuration)}),
-    }
+    headers = _bot_headers(bot_row, bot, delivery["operation"], event["type"])
     body = msgspec.json.encode({"event": to_event(Identity(bot), event)})
     return Call(bot_row["url"], headers, body)
 
@@ -92,17 +85,30 @@ async def _bot_user(conn: Connection, *, bot_id: str, bot_name: str, installatio
     return user_id
 
 
-def _integration_headers(delivery: Row, integration_id: str, webhook_id: str, configuration: str) -> dict[str, str]:
+def _integration_headers(
+    *, bot_id: str, alias: str, operation: str, integration_id: str, webhook_id: str, configuration: str
+) -> dict[str, str]:
     return {
         "content-type": "application/json",
-        "x-bot-id": delivery["bot_id"],
+        "x-bot-id": bot_id,
         "x-integration-id": integration_id,
-        "x-integration-alias": delivery["alias"],
+        "x-integration-alias": alias,
         "x-webhook-id": webhook_id,
-        "x-bp-operation": delivery["operation"],
-        "x-bp-type": delivery["operation"],
+        "x-bp-operation": operation,
+        "x-bp-type": operation,
         "x-bp-configuration": base64.b64encode(configuration.encode()).decode(),
     }
+
+
+def _delivery_headers(delivery: Row, integration_id: str, webhook_id: str, configuration: str) -> dict[str, str]:
+    return _integration_headers(
+        bot_id=delivery["bot_id"],
+        alias=delivery["alias"],
+        operation=delivery["operation"],
+        integration_id=integration_id,
+        webhook_id=webhook_id,
+        configuration=configuration,
+    )
 
 
 async def _integration_url(conn: Connection, integration_id: str) -> str:
@@ -120,7 +126,7 @@ async def lifecycle(conn: Connection, delivery: Row, *, base_url: str, now: str)
     installation (it may be gone by now)."""
     data = msgspec.json.decode(delivery["data"])
     url = await _integration_url(conn, data["integrationId"])
-    headers = _integration_headers(delivery, data["integrationId"], data["webhookId"], data["configuration"])
+    headers = _delivery_headers(delivery, data["integrationId"], data["webhookId"], data["configuration"])
     installation = await bot_store.get_installation(conn, bot_id=delivery["bot_id"], alias=delivery["alias"])
     bot = await bot_store.get_bot(conn, delivery["bot_id"])
     if installation is not None and bot is not None and installation["webhook_id"] == data["webhookId"]:
@@ -160,7 +166,7 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Row
         if author is not None
         else User(id=message["user_id"], created_at=bot_row["created_at"], updated_at=bot_row["updated_at"], tags={})
     )
-    headers = _integration_headers(
+    headers = _delivery_headers(
         delivery, installation.integration.id, installation_row["webhook_id"], installation_row["configuration"]
     )
     headers["x-bot-user-id"] = await _bot_user(
@@ -178,3 +184,55 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Row
         }
     )
     return Call(url, headers, body)
+
+
+def _bot_headers(bot_row: Row, bot: BotDefinition, operation: str, kind: str) -> dict[str, str]:
+    document = msgspec.json.decode(bot_row["definition"])
+    configuration = (document.get("configuration") or {}).get("data") or {}
+    return {
+        "content-type": "application/json",
+        "x-bot-id": bot.id,
+        "x-bp-operation": operation,
+        "x-bp-type": kind,
+        "x-bp-configuration": _base64_json({"payload": encode_json(configuration)}),
+    }
+
+
+async def to_bot_action(conn: Connection, bot: BotDefinition, name: str, input: dict[str, Any]) -> Call:
+    """`action_triggered` for the bot's own server."""
+    bot_row = await bot_store.get_bot(conn, bot.id)
+    if bot_row is None or not bot_row["url"]:
+        raise Runtime(f"Bot {bot.id} has no url to call action {name} on.")
+    headers = _bot_headers(bot_row, bot, "action_triggered", "action_triggered")
+    return Call(bot_row["url"], headers, msgspec.json.encode({"type": name, "input": input}))
+
+
+async def to_integration_action(
+    conn: Connection,
+    bot: BotDefinition,
+    installation: Installation,
+    installation_row: Row,
+    name: str,
+    input: dict[str, Any],
+    *,
+    now: str,
+) -> Call:
+    """`action_triggered` for an installed integration, with its bare action name."""
+    try:
+        url = await _integration_url(conn, installation.integration.id)
+    except (Undeliverable, Vanished) as missing:
+        raise Runtime(f"Cannot call action {name}: {missing}") from None
+    headers = _integration_headers(
+        bot_id=bot.id,
+        alias=installation.alias,
+        operation="action_triggered",
+        integration_id=installation.integration.id,
+        webhook_id=installation_row["webhook_id"],
+        configuration=installation_row["configuration"],
+    )
+    headers["x-bot-user-id"] = await _bot_user(
+        conn, bot_id=bot.id, bot_name=bot.name, installation=installation_row, now=now
+    )
+    if installation_row["configuration_type"]:
+        headers["x-bp-configuration-type"] = installation_row["configuration_type"]
+    return Call(url, headers, msgspec.json.encode({"type": name, "input": input}))

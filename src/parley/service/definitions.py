@@ -28,6 +28,24 @@ class StateDefinition:
     expiry: int | None = None
 
 
+@dataclass(frozen=True)
+class ActionDefinition:
+    input: Validator
+    output: Validator
+
+
+def _actions(document: Mapping[str, Any]) -> dict[str, ActionDefinition]:
+    return {
+        name: ActionDefinition(
+            input=compile_schema((action.get("input") or {}).get("schema") or {}, where=f"the input of action {name}"),
+            output=compile_schema(
+                (action.get("output") or {}).get("schema") or {}, where=f"the output of action {name}"
+            ),
+        )
+        for name, action in (document.get("actions") or {}).items()
+    }
+
+
 def _events(document: Mapping[str, Any]) -> dict[str, Validator]:
     return {
         name: compile_schema(event.get("schema") or {}, where=f"event {name}")
@@ -62,6 +80,7 @@ class IntegrationDefinition:
     channels: Mapping[str, Channel]
     events: Mapping[str, Validator] = field(default_factory=dict)
     states: Mapping[str, StateDefinition] = field(default_factory=dict)
+    actions: Mapping[str, ActionDefinition] = field(default_factory=dict)
 
     def tag_keys(self, kind: TagKind, channel: str | None) -> frozenset[str]:
         """Keys this integration declares for `kind`; for conversations and messages, those of
@@ -97,6 +116,7 @@ class IntegrationDefinition:
             channels=channels,
             events=_events(document),
             states=_states(document),
+            actions=_actions(document),
         )
 
 
@@ -117,6 +137,7 @@ class BotDefinition:
     installations: Mapping[str, Installation] = field(default_factory=dict)
     events: Mapping[str, Validator] = field(default_factory=dict)
     states: Mapping[str, StateDefinition] = field(default_factory=dict)
+    actions: Mapping[str, ActionDefinition] = field(default_factory=dict)
     # Integration event types (`<alias>:<type>`) the bot receives; None means all of them.
     subscribed_events: frozenset[str] | None = None
 
@@ -167,6 +188,7 @@ async def load_bot(conn: Connection, bot_id: str) -> BotDefinition | None:
         installations=installations,
         events=_events(document),
         states=_states(document),
+        actions=_actions(document),
         subscribed_events=_subscriptions(document),
     )
 

@@ -18,6 +18,7 @@ from parley.service.users import get_row as get_user_row
 from parley.store import events as store
 from parley.store import messages as message_store
 from parley.store import timers
+from parley.store import workflows as workflow_store
 from parley.store.database import Connection, Row
 
 MAX_PAYLOAD_BYTES = 128 * 1024
@@ -80,7 +81,11 @@ async def _check_links(conn: Connection, identity: Identity, body: CreateEvent) 
         message = await message_store.get_message(conn, bot_id=identity.bot_id, id=body.message_id)
         if message is None or await get_conversation_row(conn, identity, message["conversation_id"]) is None:
             raise ReferenceNotFound(f"Message {body.message_id} not found.")
-    if body.workflow_id is not None:
+    if body.workflow_id is not None and (
+        # Workflows are the bot's: an integration cannot see them.
+        identity.installation is not None
+        or await workflow_store.get_workflow(conn, bot_id=identity.bot_id, id=body.workflow_id) is None
+    ):
         raise ReferenceNotFound(f"Workflow {body.workflow_id} not found.")
 
 

@@ -1,8 +1,9 @@
-"""The get-or-create mechanism, shared by users, conversations and messages.
+"""The get-or-create mechanism, shared by users, conversations, messages and workflows.
 
 The key is the request's tags, restricted to `discriminateByTags` when given. Without it, a
 stored resource matches only when its tags in the namespaces the request speaks for are exactly
-the request's; with it, only the listed keys are compared. An empty key always creates.
+the request's; with it, only the listed keys are compared. An empty key always creates, unless
+the lookup's scope identifies the resource by itself (a workflow by its name).
 
 A call first looks the key up without a lock: a resource that is found and needs no change is
 answered from that one read. Otherwise a write transaction takes a lock on the key, looks again
@@ -22,15 +23,26 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class LookupKey:
     pairs: tuple[tuple[str, str], ...]
+    # Namespaces in which a match's tags must be exactly `pairs`; None compares `pairs` only.
     exact_namespaces: frozenset[str] | None
+    # The match's whole tag set must be exactly `pairs` (resources whose tags have no owners).
+    exact_all: bool = False
 
 
-def lookup_key(tags: Mapping[str, str | None], discriminate_by: list[str] | None) -> LookupKey | None:
-    """The key of a get-or-create call from its qualified tags and qualified discriminator."""
+def lookup_key(
+    tags: Mapping[str, str | None], discriminate_by: list[str] | None, *, namespaced: bool = True
+) -> LookupKey | None:
+    """The key of a get-or-create call from its qualified tags and qualified discriminator.
+
+    Tags of resources that only the bot writes (workflows) are not `namespaced`: an exact match
+    compares the whole tag set, and no tags at all is a key too (the scope, such as the
+    workflow's name, is then what identifies the resource)."""
     present = {key: value for key, value in tags.items() if value}
     if discriminate_by is not None:
         pairs = tuple(sorted((key, present[key]) for key in set(discriminate_by) if key in present))
-        return LookupKey(pairs, None) if pairs else None
+        return LookupKey(pairs, None) if pairs or not namespaced else None
+    if not namespaced:
+        return LookupKey(tuple(sorted(present.items())), None, exact_all=True)
     if not present:
         return None
     return LookupKey(tuple(sorted(present.items())), frozenset(namespace(key) for key in present))
@@ -38,16 +50,19 @@ def lookup_key(tags: Mapping[str, str | None], discriminate_by: list[str] | None
 
 @dataclass(frozen=True)
 class Lookup:
-    """Where to look: a resource table, its tag kind, and equalities that scope the match."""
+    """Where to look: a resource table, its tag kind, and equalities (`scope`) and memberships
+    (`scope_in`, such as a set of statuses) that scope the match."""
 
     table: str
     columns: str
     bot_id: str
     kind: str
     scope: Mapping[str, str] = field(default_factory=dict)
+    scope_in: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def lock_name(self, key: LookupKey) -> str:
         scope = "\x1f".join(f"{column}={value}" for column, value in sorted(self.scope.items()))
+        scope += "".join(f"\x1f{column}@{'|'.join(values)}" for column, values in sorted(self.scope_in.items()))
         pairs = "\x1f".join(f"{k}\x1e{v}" for k, v in key.pairs)
         return f"get-or-create\x1d{self.bot_id}\x1d{self.kind}\x1d{scope}\x1d{pairs}"
 
@@ -60,7 +75,9 @@ class Lookup:
             kind=self.kind,
             pairs=key.pairs,
             exact_namespaces=key.exact_namespaces,
+            exact_all=key.exact_all,
             where=self.scope,
+            where_in=self.scope_in,
         )
 
 

@@ -6,8 +6,9 @@ import msgspec
 
 from parley import ids
 from parley.auth import Identity
-from parley.clock import iso_from_ms
+from parley.clock import iso_from_ms, parse_iso
 from parley.errors import (
+    ApiError,
     InvalidPayload,
     PayloadTooLarge,
     ReferenceNotFound,
@@ -24,6 +25,7 @@ from parley.service.get_or_create import Lookup, get_or_create, lookup_key
 from parley.service.models import (
     CreateMessage,
     GetOrCreateMessage,
+    ImportMessages,
     Message,
     UpdateMessage,
     decode_tags,
@@ -123,8 +125,12 @@ async def _insert(
     is_user: bool,
     scheduled_for: str | None,
     now_ms: int,
+    imported_at: str | None = None,
 ) -> Message:
+    """Stores a new message and hands it to dispatch (or to a timer when scheduled). An imported
+    message keeps the time it was written at elsewhere and is not dispatched."""
     now = iso_from_ms(now_ms)
+    created_at = imported_at or now
     message_id = ids.new_id(ids.MESSAGE)
     direction = "outgoing" if identity.installation is None else "incoming"
     await store.insert_message(
@@ -139,7 +145,7 @@ async def _insert(
         origin=body.origin,
         tags=encode_json(tags),
         scheduled_for=scheduled_for,
-        now=now,
+        now=created_at,
     )
     await write_tags(conn, bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags, replace=False)
     if is_user:
@@ -148,8 +154,8 @@ async def _insert(
         )
     row = {
         "id": message_id,
-        "created_at": now,
-        "updated_at": now,
+        "created_at": created_at,
+        "updated_at": created_at,
         "type": body.type,
         "payload": payload,
         "direction": direction,
@@ -158,9 +164,9 @@ async def _insert(
         "tags": encode_json(tags),
         "origin": body.origin,
     }
-    if scheduled_for is None:
+    if imported_at is None and scheduled_for is None:
         await hand_off(conn, identity.bot, row, conversation, now=now)
-    else:
+    elif imported_at is None and scheduled_for is not None:
         await timers.add_timer(conn, kind=TIMER, resource_id=message_id, bot_id=identity.bot_id, due_at=scheduled_for)
     return to_message(identity, row, tags=tags)
 
@@ -235,10 +241,11 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
 
 
 async def get_or_create_message(
-    conn: Connection, identity: Identity, body: GetOrCreateMessage, *, now_ms: int
+    conn: Connection, identity: Identity, body: GetOrCreateMessage, *, now_ms: int, imported_at: str | None = None
 ) -> tuple[Message, bool]:
     """Runs its own transaction: see parley.service.get_or_create. The lookup spans the whole
-    bot; a match in another conversation is a RelationConflict."""
+    bot; a match in another conversation is a RelationConflict. With `imported_at`, a message
+    created is an import (see _insert)."""
     conversation, is_user = await _context(conn, identity, body.conversation_id, body.user_id)
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
     channel = conversation["channel"]
@@ -277,6 +284,7 @@ async def get_or_create_message(
             is_user=is_user,
             scheduled_for=scheduled_for,
             now_ms=now_ms,
+            imported_at=imported_at,
         )
 
     lookup = Lookup(table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
@@ -341,3 +349,33 @@ async def list_messages(
         limit=page.size,
     )
     return [to_message(identity, row) for row in rows], next_token
+
+
+async def import_messages(
+    conn: Connection, identity: Identity, body: ImportMessages, *, now_ms: int
+) -> tuple[list[Message], list[dict[str, Any]]]:
+    """Imports each message on its own: one that fails does not stop the others. A message whose
+    `discriminateByTags` finds one already stored resolves to it, so an import can be re-run.
+    Returns the resolved messages and, for each failure, its index and error."""
+    resolved: list[Message] = []
+    failed: list[dict[str, Any]] = []
+    for index, item in enumerate(body.messages):
+        try:
+            try:
+                created_at = iso_from_ms(parse_iso(item.created_at))
+            except ValueError:
+                raise InvalidPayload(f"`createdAt` is not an ISO 8601 date-time: {item.created_at!r}.") from None
+            request = GetOrCreateMessage(
+                user_id=item.user_id,
+                conversation_id=item.conversation_id,
+                type=item.type,
+                tags=item.tags,
+                payload=item.payload,
+                discriminate_by_tags=item.discriminate_by_tags,
+            )
+            message, _ = await get_or_create_message(conn, identity, request, now_ms=now_ms, imported_at=created_at)
+        except ApiError as error:
+            failed.append({"index": index, "error": error.body()})
+            continue
+        resolved.append(message)
+    return resolved, failed

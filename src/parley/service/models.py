@@ -183,3 +183,157 @@ class State(Resource):
     user_id: str | None = None
     expiry: int | None = None
     expires_at: str | None = None
+
+
+TaskStatus = Literal["pending", "in_progress", "failed", "completed", "blocked", "paused", "timeout", "cancelled"]
+DateTime = Annotated[str, Meta(max_length=40)]
+
+
+class CreateTask(Body):
+    type: Name
+    conversation_id: Id
+    title: Annotated[str, Meta(max_length=2000)] | None = None
+    description: Annotated[str, Meta(max_length=20000)] | None = None
+    data: dict[str, Any] | None = None
+    parent_task_id: Id | None = None
+    user_id: Id | None = None
+    timeout_at: DateTime | None = None
+    tags: TagChanges | None = None
+
+
+class UpdateTask(Body):
+    title: Annotated[str, Meta(max_length=2000)] | None = None
+    description: Annotated[str, Meta(max_length=20000)] | None = None
+    data: dict[str, Any] | None = None
+    timeout_at: DateTime | None = None
+    status: TaskStatus | None = None
+    tags: TagChanges | None = None
+
+
+class Task(Resource):
+    id: str
+    title: str
+    description: str
+    type: str
+    data: Raw
+    status: str
+    conversation_id: str
+    timeout_at: str
+    created_at: str
+    updated_at: str
+    tags: dict[str, str]
+    parent_task_id: str | None = None
+    user_id: str | None = None
+    failure_reason: str | None = None
+
+
+class TrackAnalytics(Body):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    count: Annotated[int, Meta(ge=1)]
+
+
+class ConfigureIntegration(Body):
+    identifier: Annotated[str, Meta(max_length=200)] | UnsetType | None = UNSET
+    schedule_register_call: (
+        Literal["hourly", "daily", "weekly", "bi-weekly", "monthly", "bi-monthly", "quarterly", "yearly"] | None
+    ) = None
+    sandbox_identifiers: dict[str, Any] | UnsetType | None = UNSET
+
+
+class CallAction(Body):
+    type: Name
+    input: dict[str, Any]
+
+
+WorkflowStartStatus = Literal["pending", "in_progress", "listening"]
+WorkflowUpdateStatus = Literal["completed", "cancelled", "listening", "paused", "failed", "in_progress"]
+WorkflowTime = Annotated[str, Meta(max_length=40)]
+
+
+class CreateWorkflow(Body):
+    name: Name
+    status: WorkflowStartStatus
+    input: dict[str, Any] | None = None
+    parent_workflow_id: Id | None = None
+    conversation_id: Id | None = None
+    user_id: Id | None = None
+    timeout_at: WorkflowTime | None = None
+    tags: TagChanges | None = None
+    event_id: Id | None = None
+
+
+class GetOrCreateWorkflow(CreateWorkflow):
+    discriminate_by_tags: Discriminator | None = None
+    discriminate_by_status_group: Literal["active", "finished"] | None = None
+
+
+class UpdateWorkflow(Body):
+    output: dict[str, Any] | None = None
+    timeout_at: WorkflowTime | None = None
+    status: WorkflowUpdateStatus | None = None
+    failure_reason: Annotated[str, Meta(max_length=2000)] | None = None
+    tags: TagChanges | None = None
+    user_id: Id | None = None
+    event_id: Id | None = None
+
+
+class Workflow(Resource):
+    id: str
+    name: str
+    status: str
+    input: Raw
+    output: Raw
+    created_at: str
+    updated_at: str
+    timeout_at: str
+    tags: dict[str, str]
+    parent_workflow_id: str | None = None
+    conversation_id: str | None = None
+    user_id: str | None = None
+    completed_at: str | None = None
+    failure_reason: str | None = None
+
+
+class ImportedMessage(Body):
+    payload: dict[str, Any]
+    user_id: Id
+    conversation_id: Id
+    type: Name
+    tags: TagChanges
+    created_at: Annotated[str, Meta(max_length=40)]
+    discriminate_by_tags: Discriminator
+
+
+class ImportMessages(Body):
+    messages: Annotated[list[ImportedMessage], Meta(max_length=100)]
+
+
+class IncomingUser(Body):
+    tags: TagChanges
+    discriminate_by_tags: Discriminator
+    name: Name | None = None
+    picture_url: PictureUrl | None = None
+    integration_name: Name | None = None
+
+
+class IncomingConversation(Body):
+    channel: Name
+    tags: TagChanges
+    discriminate_by_tags: Discriminator
+    integration_name: Name | None = None
+
+
+class IncomingMessage(Body):
+    payload: dict[str, Any]
+    type: Name
+    tags: TagChanges
+    discriminate_by_tags: Discriminator
+    origin: Literal["synthetic"] | None = None
+
+
+class InitializeIncomingMessage(Body):
+    user_id: Id | None = None
+    user: IncomingUser | None = None
+    conversation_id: Id | None = None
+    conversation: IncomingConversation | None = None
+    message: IncomingMessage | None = None

@@ -17,6 +17,8 @@ from parley.service.models import GetOrSetState, PatchState, SetState, SetStateE
 from parley.service.schemas import validate
 from parley.service.users import get_row as get_user_row
 from parley.store import states as store
+from parley.store import tasks as task_store
+from parley.store import workflows as workflow_store
 from parley.store.database import Connection, Row
 
 MAX_PAYLOAD_BYTES = 128 * 1024
@@ -91,8 +93,15 @@ class _Key:
             found = resource_id == identity.bot_id
         elif self.type == "integration":
             found = identity.installation is not None and resource_id == identity.installation.integration.id
+        elif self.type == "workflow":
+            # Workflows are the bot's: an integration cannot see them.
+            found = (
+                identity.installation is None
+                and await workflow_store.get_workflow(conn, bot_id=identity.bot_id, id=resource_id) is not None
+            )
         else:
-            found = False
+            task = await task_store.get_task(conn, bot_id=identity.bot_id, id=resource_id)
+            found = task is not None and await get_conversation_row(conn, identity, task["conversation_id"]) is not None
         if not found:
             raise ResourceNotFound(f"No {self.type} {resource_id} to keep state {self.name!r} on.")
 

@@ -124,7 +124,8 @@ async def delete_installation(conn: Connection, *, bot_id: str, alias: str) -> N
 
 async def get_installation(conn: Connection, *, bot_id: str, alias: str) -> Row | None:
     return await conn.fetch_one(
-        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id FROM installations WHERE bot_id = $1 AND alias = $2",
+        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id, identifier, register_schedule, sandbox_identifiers"
+        " FROM installations WHERE bot_id = $1 AND alias = $2",
         bot_id,
         alias,
     )
@@ -133,4 +134,19 @@ async def get_installation(conn: Connection, *, bot_id: str, alias: str) -> Row 
 async def set_bot_user(conn: Connection, *, bot_id: str, alias: str, user_id: str) -> None:
     await conn.execute(
         "UPDATE installations SET bot_user_id = $3 WHERE bot_id = $1 AND alias = $2", bot_id, alias, user_id
+    )
+
+
+_CONFIGURABLE = ("identifier", "register_schedule", "sandbox_identifiers")
+
+
+async def configure_installation(conn: Connection, *, bot_id: str, alias: str, changes: dict[str, str | None]) -> None:
+    """Sets what an integration configures about its installation (columns of `_CONFIGURABLE`)."""
+    columns = [column for column in _CONFIGURABLE if column in changes]
+    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=3))
+    await conn.execute(
+        f"UPDATE installations SET {assignments} WHERE bot_id = $1 AND alias = $2",
+        bot_id,
+        alias,
+        *(changes[column] for column in columns),
     )

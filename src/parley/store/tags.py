@@ -1,6 +1,6 @@
 """The tag index: one row per (resource, key), for lookups by tag and list filters."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from parley.store.database import Connection, Row
 from parley.store.sql import Params
@@ -40,26 +40,30 @@ async def find_oldest_by_tags(
     kind: str,
     pairs: tuple[tuple[str, str], ...],
     exact_namespaces: frozenset[str] | None,
+    exact_all: bool = False,
     where: Mapping[str, str] | None = None,
+    where_in: Mapping[str, Sequence[str]] | None = None,
 ) -> Row | None:
     """The oldest resource that carries every (key, value) of `pairs`.
 
     With `exact_namespaces`, a resource that has any other tag in those namespaces does not
-    match: its tag set there must be exactly `pairs`.
+    match: its tag set there must be exactly `pairs`. With `exact_all`, its whole tag set must be
+    exactly `pairs` (no pairs: a resource without tags). `where` and `where_in` are equalities
+    and memberships on the resource's own columns.
     """
-    params = Params(bot_id, kind)
+    params = Params(bot_id)
     joins = "".join(
-        f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = $2"
+        f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = {params(kind)}"
         f" AND t{i}.key = {params(key)} AND t{i}.value = {params(value)}"
         for i, (key, value) in enumerate(pairs)
     )
     conditions = "".join(f" AND r.{column} = {params(value)}" for column, value in (where or {}).items())
-    if exact_namespaces is not None:
-        keys = params.many([key for key, _ in pairs])
-        conditions += (
-            " AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id"
-            f" AND x.ns IN ({params.many(sorted(exact_namespaces))}) AND x.key NOT IN ({keys}))"
-        )
+    conditions += "".join(f" AND r.{column} IN ({params.many(values)})" for column, values in (where_in or {}).items())
+    if exact_all or exact_namespaces is not None:
+        others = "" if exact_all else f" AND x.ns IN ({params.many(sorted(exact_namespaces or ()))})"
+        if pairs:
+            others += f" AND x.key NOT IN ({params.many([key for key, _ in pairs])})"
+        conditions += f" AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id{others})"
     sql = f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions} ORDER BY r.created_at, r.id LIMIT 1"
     return await conn.fetch_one(sql, *params.args)
 

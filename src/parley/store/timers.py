@@ -1,4 +1,5 @@
-"""Timers: scheduled work (a message to release, an event to dispatch) as rows with a due time."""
+"""Timers: scheduled work (a message to release, an event to dispatch, a workflow to time out) as rows
+with a due time."""
 
 from parley.store.database import Connection, Row
 

@@ -1,0 +1,78 @@
+"""Tasks (the legacy family that workflows replaced)."""
+
+from parley.store.database import Connection, Row
+from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+
+FIELDS = (
+    "id",
+    "bot_id",
+    "type",
+    "title",
+    "description",
+    "data",
+    "status",
+    "parent_task_id",
+    "conversation_id",
+    "user_id",
+    "tags",
+    "timeout_at",
+    "failure_reason",
+    "created_at",
+    "updated_at",
+)
+COLUMNS = ", ".join(f"r.{field}" for field in FIELDS)
+
+
+async def insert_task(conn: Connection, row: Row) -> None:
+    await conn.execute(
+        "INSERT INTO tasks (id, bot_id, type, title, description, data, status, parent_task_id, conversation_id,"
+        " user_id, tags, timeout_at, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        *(row[c] for c in ("id", "bot_id", "type", "title", "description", "data", "status", "parent_task_id")),
+        *(row[c] for c in ("conversation_id", "user_id", "tags", "timeout_at", "created_at")),
+    )
+
+
+async def get_task(conn: Connection, *, bot_id: str, id: str) -> Row | None:
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM tasks r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+
+
+async def update_task(conn: Connection, row: Row) -> None:
+    await conn.execute(
+        "UPDATE tasks SET title = $2, description = $3, data = $4, status = $5, tags = $6, timeout_at = $7,"
+        " updated_at = $8 WHERE id = $1",
+        *(row[c] for c in ("id", "title", "description", "data", "status", "tags", "timeout_at", "updated_at")),
+    )
+
+
+async def delete_task(conn: Connection, *, id: str) -> None:
+    await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
+    await conn.execute("DELETE FROM states WHERE resource_id = $1 AND type = 'task'", id)
+    await conn.execute("DELETE FROM tasks WHERE id = $1", id)
+
+
+async def list_tasks(
+    conn: Connection,
+    *,
+    bot_id: str,
+    integration: str | None,
+    filters: dict[str, str],
+    statuses: list[str],
+    tags: dict[str, str],
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Row], str | None]:
+    """Tasks newest first; with `integration`, only those of that installation's conversations."""
+    params = Params(bot_id)
+    sql = f"SELECT {COLUMNS} FROM tasks r WHERE r.bot_id = $1"
+    if integration is not None:
+        sql += (
+            " AND r.conversation_id IN (SELECT c.id FROM conversations c WHERE c.bot_id = $1"
+            f" AND c.integration = {params(integration)})"
+        )
+    for column, value in filters.items():
+        sql += f" AND r.{column} = {params(value)}"
+    if statuses:
+        sql += f" AND r.status IN ({params.many(statuses)})"
+    sql += tag_filter(params, bot_id_param="$1", kind="task", tags=tags)
+    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)

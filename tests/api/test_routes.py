@@ -1,0 +1,37 @@
+"""Every operation of the Runtime API (runtime_operations.json: operation, method and path of each
+operation in runtime-api.openapi.json 1.70.2) is served: none answers "no such operation"."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import Api, Server
+
+OPERATIONS: list[dict[str, str]] = json.loads((Path(__file__).parent / "runtime_operations.json").read_text())
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "runtime-api.openapi.json"
+
+
+def test_the_operation_list_is_the_published_one() -> None:
+    if not REFERENCE.exists():
+        pytest.skip(f"{REFERENCE} is not on this machine")
+    spec = json.loads(REFERENCE.read_text())
+    published = sorted(
+        (op["operationId"], method.upper(), path)
+        for path, methods in spec["paths"].items()
+        for method, op in methods.items()
+        if method != "parameters"
+    )
+    assert sorted((o["operation"], o["method"], o["path"]) for o in OPERATIONS) == published
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[o["operation"] for o in OPERATIONS])
+def test_every_operation_is_served(server: Server, operation: dict[str, str]) -> None:
+    """Served operations authenticate first: without a token, every one answers Unauthorized."""
+    path = re.sub(r"\{[^}]+\}", "x" * 28, operation["path"])
+    anonymous = Api(server, "not-a-token")
+    body: Any = {} if operation["method"] in ("POST", "PUT", "PATCH") else None
+    answer = anonymous.error(operation["method"], path, body, type="Unauthorized", status=401)
+    assert answer["message"]
