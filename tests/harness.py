@@ -8,12 +8,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+
+T = TypeVar("T")
 
 PG_ADMIN_URL = os.environ.get("PARLEY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = (
@@ -178,3 +181,15 @@ class Api:
         assert payload["code"] == status
         assert payload["id"].startswith("err_")
         return payload
+
+
+def eventually(probe: Callable[[], T | None], *, within: float = 5.0, what: str = "the condition") -> T:
+    """Polls `probe` every 20 ms until it returns something other than None or an empty list;
+    fails after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        found = probe()
+        if found is not None and found != []:
+            return found
+        assert time.monotonic() < deadline, f"{what}: not reached within {within} s"
+        time.sleep(0.02)

@@ -4,34 +4,22 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from tests.conftest import BOT_DEFINITION, make_bot, running_server
-from tests.harness import Api, Server
+from tests.harness import Api, Server, eventually
 from tests.recorder import Recorder
 
-T = TypeVar("T")
 QUICK_RETRIES = {
     "PARLEY_DISPATCH_RETRY_BASE_MS": "50",
     "PARLEY_DISPATCH_RETRY_MAX_MS": "100",
     "PARLEY_DISPATCH_MAX_ATTEMPTS": "2",
 }
 PING_BOT: dict[str, Any] = {**BOT_DEFINITION, "events": {"ping": {"schema": {"type": "object"}}}}
-
-
-def eventually(probe: Callable[[], T | None], *, within: float = 10.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        assert time.monotonic() < deadline, f"nothing after {within} s"
-        time.sleep(0.05)
 
 
 def _env(server: Server) -> dict[str, str]:

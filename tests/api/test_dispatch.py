@@ -3,19 +3,17 @@ and the operator's view of deliveries. The servers here deliver (the shared ones
 
 import base64
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import BOT_DEFINITION, BotSetup, IntegrationSetup, install, make_bot, running_server
-from tests.harness import Api, Server
+from tests.harness import Api, Server, eventually
 from tests.recorder import Received, Recorder
 
-T = TypeVar("T")
 PUBLIC_URL = "https://parley.example"
 DISPATCHING = {
     "PARLEY_PUBLIC_URL": PUBLIC_URL,
@@ -48,16 +46,6 @@ def bot(admin: Api, recorder: Recorder) -> BotSetup:
     """A bot whose server is the recorder."""
     setup = make_bot(admin, {**EVENT_BOT, "url": recorder.url})
     return setup
-
-
-def eventually(probe: Callable[[], T | None], *, within: float = 5.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        assert time.monotonic() < deadline, f"nothing after {within} s"
-        time.sleep(0.02)
 
 
 def _deliveries(admin: Api, **query: str) -> list[dict[str, Any]]:

@@ -7,9 +7,9 @@ the clock (`/v1/parley/clock/advance`) instead of waiting. The tests that move i
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -17,9 +17,8 @@ import pytest
 from parley.clock import iso_from_ms
 from parley.clock import parse_iso as ms
 from tests.conftest import BOT_DEFINITION, BotSetup, IntegrationSetup, install, make_bot, running_server
-from tests.harness import Api, Server
+from tests.harness import Api, Server, eventually
 
-T = TypeVar("T")
 ADJUSTABLE = {"PARLEY_CLOCK": "adjustable", "PARLEY_DISPATCH": "off"}
 HOUR = 3_600_000
 WORKFLOW_BOT: dict[str, Any] = {
@@ -92,17 +91,6 @@ def _now(admin: Api) -> int:
 
 def advance(admin: Api, amount: int) -> None:
     admin.ok("POST", "/v1/parley/clock/advance", {"advanceMs": amount})
-
-
-def eventually(probe: Callable[[], T | None], *, within: float = 2.0) -> T:
-    """Polls `probe` every 20 ms until it returns a value; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        assert time.monotonic() < deadline, f"nothing after {within} s"
-        time.sleep(0.02)
 
 
 # Create and get

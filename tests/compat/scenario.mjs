@@ -9,16 +9,20 @@
 
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
 
 import {
   Client,
+  ForbiddenError,
   InvalidDataFormatError,
   InvalidPayloadError,
   ReferenceNotFoundError,
   RelationConflictError,
   ResourceNotFoundError,
+  RuntimeError,
   UnauthorizedError,
+  errorFrom,
   isApiError,
 } from '@botpress/client'
 
@@ -145,6 +149,14 @@ const integrationStates = {
   cart: { type: 'conversation', schema: strictObject({ cursor: { type: 'string' } }, ['cursor']) },
   credentials: { type: 'integration', schema: strictObject({ token: { type: 'string' } }, ['token']) },
 }
+// The integration's actions (section 14 plays its server): `lookup` prices a SKU, `explode` fails.
+const integrationActions = {
+  lookup: {
+    input: { schema: strictObject({ sku: { type: 'string', minLength: 1 } }, ['sku']) },
+    output: { schema: strictObject({ sku: { type: 'string' }, price: { type: 'number' } }, ['sku', 'price']) },
+  },
+  explode: { input: { schema: strictObject({}) }, output: { schema: strictObject({}) } },
+}
 
 const admin = new Client({ apiUrl, token: adminToken, workspaceId: 'wkspace_parley_compat' })
 let botId
@@ -201,7 +213,7 @@ await check('admin createBotApiKey returns the key value once', async () => {
   bot = new Client({ apiUrl, token: botKey, botId })
 })
 
-await check('admin createIntegration with a text channel, tags, events and states', async () => {
+await check('admin createIntegration with a text channel, tags, events, states and actions', async () => {
   const { integration } = await admin.createIntegration({
     name: integrationName,
     version: '1.0.0',
@@ -216,6 +228,7 @@ await check('admin createIntegration with a text channel, tags, events and state
     user: { tags: { id: {}, handle: {} } },
     events: integrationEvents,
     states: integrationStates,
+    actions: integrationActions,
   })
   assertResource(integration, 'integration')
   assert.equal(integration.name, integrationName)
@@ -225,6 +238,8 @@ await check('admin createIntegration with a text channel, tags, events and state
   assert.deepEqual(Object.keys(integration.user.tags).sort(), ['handle', 'id'])
   assert.deepEqual(Object.keys(integration.events), ['ping'])
   assert.deepEqual(Object.keys(integration.states).sort(), ['cart', 'credentials'])
+  assert.deepEqual(Object.keys(integration.actions).sort(), ['explode', 'lookup'])
+  assert.deepEqual(integration.actions.lookup.input.schema, integrationActions.lookup.input.schema)
   integrationId = integration.id
 })
 
