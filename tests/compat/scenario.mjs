@@ -1413,5 +1413,653 @@ await check("another bot's key cannot read the first bot's events, states or tag
   assert.deepEqual((await bot.getState({ type: 'bot', id: botId, name: 'settings' })).state.payload, { mode: 'on' })
 })
 
+// ---------------------------------------------------------------------------------------------
+// 13. Workflows: the bot's own; an integration is refused every workflow operation
+
+const unknownWorkflowId = 'wrkflow_01J00000000000000000000000'
+
+/** The `workflow_update` events recorded for a workflow, newest first. */
+async function workflowUpdates(workflowId) {
+  const { events } = await bot.listEvents({ type: 'workflow_update', workflowId })
+  return events
+}
+
+let onboarding // created pending on evConv for Ann
+
+await check('createWorkflow pending: input, links and tags kept, 48-hour timeout; getWorkflow returns it', async () => {
+  const { workflow } = await bot.createWorkflow({
+    name: 'onboarding',
+    status: 'pending',
+    input: { plan: 'pro', seats: [1, 2] },
+    conversationId: evConv,
+    userId: ann,
+    tags: { flow: 'signup', step: 'one' },
+  })
+  assertResource(workflow, 'workflow')
+  assert.equal(workflow.name, 'onboarding')
+  assert.equal(workflow.status, 'pending')
+  assert.deepEqual(workflow.input, { plan: 'pro', seats: [1, 2] })
+  assert.deepEqual(workflow.output, {})
+  assert.equal(workflow.conversationId, evConv)
+  assert.equal(workflow.userId, ann)
+  assert.deepEqual(workflow.tags, { flow: 'signup', step: 'one' })
+  assert.match(workflow.timeoutAt, ISO)
+  assert.equal(Date.parse(workflow.timeoutAt) - Date.parse(workflow.createdAt), 48 * HOUR, 'the default timeout')
+  assert.equal(workflow.completedAt, undefined)
+  assert.equal(workflow.failureReason, undefined)
+  assert.equal(workflow.parentWorkflowId, undefined)
+  assert.deepEqual((await bot.getWorkflow({ id: workflow.id })).workflow, workflow)
+  onboarding = workflow
+})
+
+await check('a workflow created pending is announced by one workflow_update event; running ones are not', async () => {
+  const announced = await workflowUpdates(onboarding.id)
+  assert.equal(announced.length, 1, `one workflow_update event: ${JSON.stringify(announced)}`)
+  const [event] = announced
+  assert.match(event.id, EVENT_ID)
+  assert.equal(event.type, 'workflow_update')
+  assert.equal(event.conversationId, evConv)
+  assert.equal(event.userId, ann)
+  assert.equal(event.payload.type, 'workflow_started')
+  assert.deepEqual(event.payload.workflow, onboarding)
+  assert.deepEqual(event.payload.conversation, (await bot.getConversation({ id: evConv })).conversation, "the bot's view")
+  assert.deepEqual(event.payload.user, (await bot.getUser({ id: ann })).user, "the bot's view")
+  assert.deepEqual((await bot.getEvent({ id: event.id })).event, event)
+  const running = await bot.createWorkflow({ name: 'onboarding', status: 'in_progress', eventId: botEvent })
+  assert.equal(running.workflow.status, 'in_progress')
+  const listening = await bot.createWorkflow({ name: 'onboarding', status: 'listening', parentWorkflowId: onboarding.id })
+  assert.equal(listening.workflow.status, 'listening')
+  assert.equal(listening.workflow.parentWorkflowId, onboarding.id)
+  assert.deepEqual(await workflowUpdates(running.workflow.id), [])
+  assert.deepEqual(await workflowUpdates(listening.workflow.id), [])
+})
+
+await check('createWorkflow errors: in_progress without eventId, a finished status, unknown references', async () => {
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  const missing = { type: 'ReferenceNotFound', errorClass: ReferenceNotFoundError }
+  const base = { name: `broken-${suffix}`, status: 'pending' }
+  await rejects(bot.createWorkflow({ ...base, status: 'in_progress' }), invalid)
+  await rejects(bot.createWorkflow({ ...base, status: 'completed' }), invalid)
+  await rejects(bot.createWorkflow({ ...base, timeoutAt: 'tomorrow' }), invalid)
+  await rejects(bot.createWorkflow({ ...base, status: 'in_progress', eventId: unknownEventId }), missing)
+  await rejects(bot.createWorkflow({ ...base, conversationId: unknownConversationId }), missing)
+  await rejects(bot.createWorkflow({ ...base, userId: unknownUserId }), missing)
+  await rejects(bot.createWorkflow({ ...base, parentWorkflowId: unknownWorkflowId }), missing)
+  assert.deepEqual((await bot.listWorkflows({ name: base.name })).workflows, [], 'nothing was stored')
+  await rejects(bot.getWorkflow({ id: unknownWorkflowId }), { type: 'ResourceNotFound', errorClass: ResourceNotFoundError })
+})
+
+await check("workflows are the bot's: the integration's workflow calls reject with ForbiddenError", async () => {
+  const forbidden = { type: 'Forbidden', errorClass: ForbiddenError }
+  const id = onboarding.id
+  await rejects(integ.createWorkflow({ name: 'onboarding', status: 'pending' }), forbidden)
+  await rejects(integ.getOrCreateWorkflow({ name: 'onboarding', status: 'pending' }), forbidden)
+  await rejects(integ.getWorkflow({ id }), forbidden)
+  await rejects(integ.updateWorkflow({ id, status: 'paused' }), forbidden)
+  await rejects(integ.deleteWorkflow({ id }), forbidden)
+  await rejects(integ.listWorkflows({}), forbidden)
+  assert.deepEqual((await bot.getWorkflow({ id })).workflow, onboarding, 'nothing changed')
+})
+
+await check('updateWorkflow: status, output, timeoutAt, tags per key; completing sets completedAt once', async () => {
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  const id = onboarding.id
+  const started = await bot.updateWorkflow({ id, status: 'in_progress', eventId: botEvent })
+  assert.equal(started.workflow.status, 'in_progress')
+  await rejects(bot.updateWorkflow({ id, status: 'in_progress' }), invalid)
+  const tagged = await bot.updateWorkflow({ id, output: { progress: 50 }, tags: { step: 'two', flow: '' } })
+  assert.equal(tagged.workflow.status, 'in_progress', 'no status keeps the status')
+  assert.deepEqual(tagged.workflow.output, { progress: 50 })
+  assert.deepEqual(tagged.workflow.tags, { step: 'two' }, '"" removes a tag, the others are kept or replaced')
+  assert.deepEqual(tagged.workflow.input, onboarding.input)
+  assert.equal(tagged.workflow.completedAt, undefined)
+  const later = new Date(Date.now() + 72 * HOUR).toISOString()
+  const moved = await bot.updateWorkflow({ id, timeoutAt: later })
+  assert.equal(Date.parse(moved.workflow.timeoutAt), Date.parse(later))
+  const done = await bot.updateWorkflow({ id, status: 'completed', output: { progress: 100 } })
+  assert.equal(done.workflow.status, 'completed')
+  assert.match(done.workflow.completedAt, ISO)
+  assert.deepEqual(done.workflow.output, { progress: 100 })
+  // A finished workflow keeps its status; repeating it changes nothing about its end.
+  await rejects(bot.updateWorkflow({ id, status: 'failed' }), invalid)
+  await rejects(bot.updateWorkflow({ id, status: 'listening' }), invalid)
+  const again = await bot.updateWorkflow({ id, status: 'completed', tags: { step: 'done' } })
+  assert.equal(again.workflow.status, 'completed')
+  assert.equal(again.workflow.completedAt, done.workflow.completedAt)
+  assert.deepEqual(again.workflow.tags, { step: 'done' })
+  assert.deepEqual((await bot.getWorkflow({ id })).workflow, again.workflow)
+  await rejects(bot.updateWorkflow({ id, tags: { step: 'x'.repeat(501) } }), invalid)
+  const cleared = await bot.updateWorkflow({ id, tags: { step: null } })
+  assert.deepEqual(cleared.workflow.tags, {}, 'null removes a tag')
+  await rejects(bot.updateWorkflow({ id: unknownWorkflowId, status: 'paused' }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+})
+
+await check('updateWorkflow to failed keeps failureReason and sets completedAt', async () => {
+  const { workflow } = await bot.createWorkflow({ name: 'import', status: 'listening' })
+  const { workflow: failed } = await bot.updateWorkflow({
+    id: workflow.id,
+    status: 'failed',
+    failureReason: 'The file is empty.',
+  })
+  assert.equal(failed.status, 'failed')
+  assert.equal(failed.failureReason, 'The file is empty.')
+  assert.match(failed.completedAt, ISO)
+  assert.deepEqual((await bot.getWorkflow({ id: workflow.id })).workflow, failed)
+})
+
+await check('deleteWorkflow, then getWorkflow rejects with ResourceNotFoundError; its event stays', async () => {
+  const { workflow } = await bot.createWorkflow({ name: `doomed-${suffix}`, status: 'pending' })
+  const [event] = await workflowUpdates(workflow.id)
+  assert.ok(event, 'the pending workflow was announced')
+  assert.deepEqual(await bot.deleteWorkflow({ id: workflow.id }), {})
+  const missing = { type: 'ResourceNotFound', errorClass: ResourceNotFoundError }
+  await rejects(bot.getWorkflow({ id: workflow.id }), missing)
+  await rejects(bot.deleteWorkflow({ id: workflow.id }), missing)
+  assert.deepEqual((await bot.listWorkflows({ name: workflow.name })).workflows, [])
+  assert.equal((await bot.getEvent({ id: event.id })).event.payload.workflow.id, workflow.id)
+})
+
+await check('listWorkflows: newest first, filtered by statuses, name and tags; pageSize and meta.nextToken', async () => {
+  const name = `batch-${suffix}`
+  const created = []
+  for (let i = 0; i < 7; i++) {
+    const parity = i % 2 === 0 ? 'even' : 'odd'
+    const { workflow } = await bot.createWorkflow({ name, status: 'listening', tags: { batch: suffix, parity } })
+    created.push(workflow.id)
+  }
+  await bot.updateWorkflow({ id: created[0], status: 'completed' })
+  await bot.updateWorkflow({ id: created[3], status: 'cancelled' })
+  await bot.updateWorkflow({ id: created[5], status: 'paused' })
+  const newestFirst = [...created].reverse()
+  assert.deepEqual(ids(await bot.list.workflows({ name }).collect()), newestFirst)
+  const finished = await bot.listWorkflows({ name, statuses: ['completed', 'cancelled'] })
+  assert.deepEqual(ids(finished.workflows), [created[3], created[0]])
+  assert.ok(finished.workflows.every((workflow) => ['completed', 'cancelled'].includes(workflow.status)))
+  assert.deepEqual(ids((await bot.listWorkflows({ name, statuses: ['paused'] })).workflows), [created[5]])
+  const even = await bot.list.workflows({ tags: { batch: suffix, parity: 'even' } }).collect()
+  assert.deepEqual(ids(even), [created[6], created[4], created[2], created[0]])
+  const evenListening = await bot.listWorkflows({ tags: { parity: 'even', batch: suffix }, statuses: ['listening'] })
+  assert.deepEqual(ids(evenListening.workflows), [created[6], created[4], created[2]])
+  const page1 = await bot.listWorkflows({ name, pageSize: 3 })
+  assert.equal(page1.workflows.length, 3)
+  assert.equal(typeof page1.meta.nextToken, 'string')
+  const page2 = await bot.listWorkflows({ name, pageSize: 3, nextToken: page1.meta.nextToken })
+  assert.equal(page2.workflows.length, 3)
+  assert.equal(typeof page2.meta.nextToken, 'string')
+  const page3 = await bot.listWorkflows({ name, pageSize: 3, nextToken: page2.meta.nextToken })
+  assert.equal(page3.workflows.length, 1)
+  assert.ok(!page3.meta.nextToken, `the last page has no nextToken: ${JSON.stringify(page3.meta)}`)
+  assert.deepEqual(ids([...page1.workflows, ...page2.workflows, ...page3.workflows]), newestFirst)
+  assert.deepEqual(ids(await bot.list.workflows({ name, pageSize: 2 }).collect({ limit: 5 })), newestFirst.slice(0, 5))
+  assert.deepEqual((await bot.listWorkflows({ name: `none-${suffix}` })).workflows, [])
+  await rejects(bot.listWorkflows({ name, statuses: ['lost'] }), { type: 'InvalidPayload', errorClass: InvalidPayloadError })
+})
+
+let syncWorkflow // the active `sync` workflow of account acc-1
+
+await check("getOrCreateWorkflow with discriminateByStatusGroup 'active': created once, found while active", async () => {
+  const name = `sync-${suffix}`
+  const request = {
+    name,
+    status: 'pending',
+    input: { full: true },
+    tags: { account: 'acc-1' },
+    discriminateByStatusGroup: 'active',
+  }
+  const first = await bot.getOrCreateWorkflow(request)
+  assert.equal(first.meta.created, true)
+  assertResource(first.workflow, 'workflow')
+  assert.equal(first.workflow.name, name)
+  assert.equal(first.workflow.status, 'pending')
+  assert.deepEqual(first.workflow.input, { full: true })
+  assert.deepEqual(first.workflow.tags, { account: 'acc-1' })
+  const again = await bot.getOrCreateWorkflow({ ...request, input: { full: false }, conversationId: evConv, userId: ann })
+  assert.equal(again.meta.created, false)
+  assert.deepEqual(again.workflow, first.workflow, 'the found workflow: input and links are not written onto it')
+  const { workflow: paused } = await bot.updateWorkflow({ id: first.workflow.id, status: 'paused' })
+  const whilePaused = await bot.getOrCreateWorkflow(request)
+  assert.equal(whilePaused.meta.created, false, 'paused is active')
+  assert.deepEqual(whilePaused.workflow, paused)
+  assert.equal((await workflowUpdates(first.workflow.id)).length, 1, 'announced once, when it was created')
+  // Finished, it is no longer in the active group: the next call starts another one.
+  await bot.updateWorkflow({ id: first.workflow.id, status: 'completed' })
+  const next = await bot.getOrCreateWorkflow(request)
+  assert.equal(next.meta.created, true)
+  assert.notEqual(next.workflow.id, first.workflow.id)
+  assert.equal(next.workflow.status, 'pending')
+  assert.equal((await workflowUpdates(next.workflow.id)).length, 1)
+  const finished = await bot.getOrCreateWorkflow({ ...request, discriminateByStatusGroup: 'finished' })
+  assert.equal(finished.meta.created, false)
+  assert.equal(finished.workflow.id, first.workflow.id)
+  assert.equal(finished.workflow.status, 'completed')
+  const otherAccount = await bot.getOrCreateWorkflow({ ...request, tags: { account: 'acc-2' } })
+  assert.equal(otherAccount.meta.created, true)
+  assert.ok(![first.workflow.id, next.workflow.id].includes(otherAccount.workflow.id))
+  const active = await bot.listWorkflows({ name, statuses: ['pending', 'in_progress', 'listening', 'paused'] })
+  assert.deepEqual(ids(active.workflows), [otherAccount.workflow.id, next.workflow.id])
+  syncWorkflow = next.workflow.id
+})
+
+await check('getOrCreateWorkflow with discriminateByTags compares the listed keys and writes the other tags', async () => {
+  const name = `sync-${suffix}`
+  const found = await bot.getOrCreateWorkflow({
+    name,
+    status: 'pending',
+    tags: { account: 'acc-1', source: 'retry' },
+    discriminateByTags: ['account'],
+    discriminateByStatusGroup: 'active',
+  })
+  assert.equal(found.meta.created, false)
+  assert.equal(found.workflow.id, syncWorkflow)
+  assert.deepEqual(found.workflow.tags, { account: 'acc-1', source: 'retry' })
+  assert.deepEqual((await bot.getWorkflow({ id: syncWorkflow })).workflow.tags, { account: 'acc-1', source: 'retry' })
+  // Without discriminateByTags the whole tag set must match, which it no longer does.
+  const exact = await bot.getOrCreateWorkflow({
+    name,
+    status: 'pending',
+    tags: { account: 'acc-1' },
+    discriminateByStatusGroup: 'active',
+  })
+  assert.equal(exact.meta.created, true)
+  assert.notEqual(exact.workflow.id, syncWorkflow)
+  await rejects(bot.getOrCreateWorkflow({ name, status: 'pending', discriminateByStatusGroup: 'running' }), {
+    type: 'InvalidPayload',
+    errorClass: InvalidPayloadError,
+  })
+})
+
+await check('concurrent getOrCreateWorkflow calls with the same key start one workflow, announced once', async () => {
+  const request = { name: `race-${suffix}`, status: 'pending', tags: { account: 'acc-9' }, discriminateByStatusGroup: 'active' }
+  const results = await Promise.all(Array.from({ length: 10 }, () => bot.getOrCreateWorkflow(request)))
+  assert.equal(results.filter((result) => result.meta.created).length, 1, 'exactly one call created it')
+  assert.equal(new Set(results.map((result) => result.workflow.id)).size, 1, 'every call answered the same workflow')
+  assert.equal((await workflowUpdates(results[0].workflow.id)).length, 1)
+  assert.equal((await bot.listWorkflows({ name: request.name })).workflows.length, 1)
+})
+
+// ---------------------------------------------------------------------------------------------
+// 14. Tasks. @botpress/client 1.45.0 has no task methods (the operations are in the published
+//     spec), so the checks call them as its methods do: through the client's own axios instance
+//     (base URL, token, bot and integration headers) and its error mapping (`errorFrom`).
+
+async function clientRequest(client, method, path, { body, params } = {}) {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params ?? {})) {
+    if (value === undefined) continue
+    if (Array.isArray(value)) value.forEach((item) => search.append(key, item))
+    else if (typeof value === 'object') Object.entries(value).forEach(([k, v]) => search.append(`${key}.${k}`, v))
+    else search.append(key, String(value))
+  }
+  const query = search.toString()
+  try {
+    const response = await client.axiosInstance.request({ method, url: query ? `${path}?${query}` : path, data: body })
+    return response.data
+  } catch (error) {
+    throw errorFrom(error?.response?.data ?? error)
+  }
+}
+
+const taskApi = (client) => ({
+  createTask: (input) => clientRequest(client, 'post', '/v1/chat/tasks', { body: input }),
+  getTask: ({ id }) => clientRequest(client, 'get', `/v1/chat/tasks/${encodeURIComponent(id)}`),
+  updateTask: ({ id, ...body }) => clientRequest(client, 'put', `/v1/chat/tasks/${encodeURIComponent(id)}`, { body }),
+  deleteTask: ({ id }) => clientRequest(client, 'delete', `/v1/chat/tasks/${encodeURIComponent(id)}`),
+  listTasks: (params = {}) => clientRequest(client, 'get', '/v1/chat/tasks', { params }),
+})
+
+let taskConv
+let review
+
+await check('createTask / getTask: a pending task of a conversation, with a 48-hour timeout', async () => {
+  taskConv = (await integ.createConversation({ channel: 'channel', tags: { id: 'c-tasks' } })).conversation.id
+  const { task } = await taskApi(bot).createTask({
+    type: 'review',
+    conversationId: taskConv,
+    userId: ann,
+    title: 'Review the order',
+    description: 'Ann asked for a refund.',
+    data: { order: 7 },
+    tags: { queue: 'billing', level: '1' },
+  })
+  assertResource(task, 'task')
+  assert.equal(task.type, 'review')
+  assert.equal(task.status, 'pending')
+  assert.equal(task.title, 'Review the order')
+  assert.equal(task.description, 'Ann asked for a refund.')
+  assert.deepEqual(task.data, { order: 7 })
+  assert.equal(task.conversationId, taskConv)
+  assert.equal(task.userId, ann)
+  assert.deepEqual(task.tags, { queue: 'billing', level: '1' })
+  assert.equal(Date.parse(task.timeoutAt) - Date.parse(task.createdAt), 48 * HOUR, 'the default timeout')
+  assert.deepEqual((await taskApi(bot).getTask({ id: task.id })).task, task)
+  assert.equal((await taskApi(integ).getTask({ id: task.id })).task.id, task.id, 'the integration sees its conversation')
+  review = task
+})
+
+await check('updateTask: status, data, tags per key; deleteTask, then getTask rejects with ResourceNotFoundError', async () => {
+  const { task } = await taskApi(bot).updateTask({
+    id: review.id,
+    status: 'in_progress',
+    data: { order: 8 },
+    tags: { level: '', owner: 'ann' },
+  })
+  assert.equal(task.status, 'in_progress')
+  assert.deepEqual(task.data, { order: 8 })
+  assert.deepEqual(task.tags, { queue: 'billing', owner: 'ann' })
+  assert.equal(task.title, review.title, 'fields not given are kept')
+  assert.equal(task.createdAt, review.createdAt)
+  const { task: done } = await taskApi(bot).updateTask({ id: review.id, status: 'completed' })
+  assert.equal(done.status, 'completed')
+  assert.deepEqual((await taskApi(bot).getTask({ id: review.id })).task, done)
+  const { task: doomed } = await taskApi(integ).createTask({ type: 'call', conversationId: taskConv })
+  assert.deepEqual(await taskApi(integ).deleteTask({ id: doomed.id }), {})
+  const missing = { type: 'ResourceNotFound', errorClass: ResourceNotFoundError }
+  await rejects(taskApi(bot).getTask({ id: doomed.id }), missing)
+  await rejects(taskApi(bot).updateTask({ id: doomed.id, status: 'failed' }), missing)
+  await rejects(taskApi(bot).deleteTask({ id: doomed.id }), missing)
+})
+
+await check('listTasks: newest first, filtered by conversation, status, type and tags; nextToken pages', async () => {
+  const created = [review.id]
+  for (const type of ['call', 'review', 'call', 'review']) {
+    created.push((await taskApi(integ).createTask({ type, conversationId: taskConv, tags: { queue: type } })).task.id)
+  }
+  const newestFirst = [...created].reverse()
+  const all = await taskApi(bot).listTasks({ conversationId: taskConv })
+  assert.deepEqual(ids(all.tasks), newestFirst)
+  const completed = await taskApi(bot).listTasks({ conversationId: taskConv, status: ['completed', 'failed'] })
+  assert.deepEqual(ids(completed.tasks), [review.id])
+  const calls = await taskApi(bot).listTasks({ conversationId: taskConv, type: 'call' })
+  assert.deepEqual(ids(calls.tasks), [created[3], created[1]])
+  const tagged = await taskApi(integ).listTasks({ conversationId: taskConv, tags: { queue: 'review' } })
+  assert.deepEqual(ids(tagged.tasks), [created[4], created[2]])
+  const pages = []
+  let nextToken
+  do {
+    const page = await taskApi(bot).listTasks({ conversationId: taskConv, pageSize: 2, nextToken })
+    assert.ok(page.tasks.length <= 2)
+    pages.push(...page.tasks)
+    nextToken = page.meta.nextToken
+  } while (nextToken)
+  assert.deepEqual(ids(pages), newestFirst)
+  await rejects(taskApi(bot).listTasks({ status: ['lost'] }), { type: 'InvalidPayload', errorClass: InvalidPayloadError })
+})
+
+await check('createTask errors: unknown conversation or user reject with ReferenceNotFoundError', async () => {
+  const missing = { type: 'ReferenceNotFound', errorClass: ReferenceNotFoundError }
+  await rejects(taskApi(bot).createTask({ type: 'review', conversationId: unknownConversationId }), missing)
+  await rejects(taskApi(bot).createTask({ type: 'review', conversationId: taskConv, userId: unknownUserId }), missing)
+  const parentTaskId = 'task_01J00000000000000000000000'
+  await rejects(taskApi(bot).createTask({ type: 'review', conversationId: taskConv, parentTaskId }), missing)
+})
+
+// ---------------------------------------------------------------------------------------------
+// 15. callAction. The scenario plays the integration's server: a Node HTTP server in this process,
+//     answering `action_triggered` as an @botpress/sdk integration does.
+
+/** A server that records every call made to it and answers `respond(call)` = [status, body]. */
+async function standIn(respond) {
+  const calls = []
+  const server = createServer((req, res) => {
+    const chunks = []
+    req.on('data', (chunk) => chunks.push(chunk))
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString()
+      const call = { headers: req.headers, body: text ? JSON.parse(text) : {} }
+      calls.push(call)
+      const [status, body] = respond(call)
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const close = () =>
+    new Promise((resolve) => {
+      server.close(resolve)
+      server.closeAllConnections()
+    })
+  return { calls, url: `http://127.0.0.1:${server.address().port}/`, close }
+}
+
+const PRICING_DOWN = 'The pricing service is down.'
+
+function playIntegration({ headers, body }) {
+  if (headers['x-bp-operation'] !== 'action_triggered') return [200, {}]
+  if (body.type === 'lookup' && body.input.sku === 'free') {
+    return [200, { output: { sku: 'free', price: 'nothing' }, meta: { cost: 0 } }] // breaks the output schema
+  }
+  if (body.type === 'lookup') return [200, { output: { sku: body.input.sku, price: 12.5 }, meta: { cost: 0 } }]
+  if (body.type === 'explode') return [400, { id: 'err_compat_explode', code: 400, type: 'Runtime', message: PRICING_DOWN }]
+  return [400, { id: 'err_compat_unknown', code: 400, type: 'InvalidPayload', message: `Action ${body.type} not found` }]
+}
+
+let integrationServer
+
+await check("admin updateIntegration sets the integration's url", async () => {
+  integrationServer = await standIn(playIntegration)
+  const { integration } = await admin.updateIntegration({ id: integrationId, url: integrationServer.url })
+  assert.equal(integration.url, integrationServer.url)
+  assert.deepEqual(Object.keys(integration.actions).sort(), ['explode', 'lookup'])
+})
+
+await check("callAction: the bot calls <alias>:lookup and gets the integration's output, meta.cached false", async () => {
+  const before = integrationServer.calls.length
+  const result = await bot.callAction({ type: `${alias}:lookup`, input: { sku: 'A-1' } })
+  assert.deepEqual(result, { output: { sku: 'A-1', price: 12.5 }, meta: { cached: false } })
+  const calls = integrationServer.calls.slice(before)
+  assert.equal(calls.length, 1, 'one call reached the integration')
+  const [{ headers, body }] = calls
+  assert.deepEqual(body, { type: 'lookup', input: { sku: 'A-1' } }, 'the bare action name and the input')
+  assert.equal(headers['x-bp-operation'], 'action_triggered')
+  assert.equal(headers['x-bot-id'], botId)
+  assert.equal(headers['x-integration-id'], integrationId)
+  assert.equal(headers['x-integration-alias'], alias)
+  assert.deepEqual(JSON.parse(Buffer.from(headers['x-bp-configuration'], 'base64').toString()), {}, 'the configuration')
+  const { user } = await integ.getUser({ id: headers['x-bot-user-id'] })
+  assert.equal(user.id, headers['x-bot-user-id'], 'x-bot-user-id names a user of the integration')
+  // Outputs are not cached: the same call reaches the integration again.
+  const again = await bot.callAction({ type: `${alias}:lookup`, input: { sku: 'A-1' } })
+  assert.deepEqual(again, result)
+  assert.equal(integrationServer.calls.length, before + 2)
+  assert.equal(integrationServer.calls.at(-1).headers['x-bot-user-id'], headers['x-bot-user-id'], 'the same bot user')
+})
+
+await check("callAction: an error answer, or an output breaking the schema, rejects with the client's RuntimeError", async () => {
+  const error = await rejects(bot.callAction({ type: `${alias}:explode`, input: {} }), {
+    type: 'Runtime',
+    errorClass: RuntimeError,
+    messageIncludes: PRICING_DOWN,
+  })
+  assert.equal(error.code, 400)
+  assert.equal(integrationServer.calls.at(-1).body.type, 'explode')
+  await rejects(bot.callAction({ type: `${alias}:lookup`, input: { sku: 'free' } }), {
+    type: 'Runtime',
+    errorClass: RuntimeError,
+  })
+})
+
+await check('callAction errors: undeclared action, input against its schema, unknown alias, an integration caller', async () => {
+  const before = integrationServer.calls.length
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  await rejects(bot.callAction({ type: `${alias}:refund`, input: {} }), invalid)
+  await rejects(bot.callAction({ type: `${alias}:lookup`, input: { sku: '' } }), invalid)
+  await rejects(bot.callAction({ type: `${alias}:lookup`, input: {} }), invalid)
+  await rejects(bot.callAction({ type: `${alias}:lookup`, input: { sku: 'A-1', coupon: 'x' } }), invalid)
+  await rejects(bot.callAction({ type: 'elsewhere:lookup', input: { sku: 'A-1' } }), invalid)
+  await rejects(bot.callAction({ type: 'lookup', input: { sku: 'A-1' } }), invalid) // the bot declares no action
+  await rejects(integ.callAction({ type: `${alias}:lookup`, input: { sku: 'A-1' } }), {
+    type: 'Forbidden',
+    errorClass: ForbiddenError,
+  })
+  assert.equal(integrationServer.calls.length, before, 'no refused call reached the integration')
+})
+
+await check('callAction: an integration that cannot be reached rejects with RuntimeError', async () => {
+  await integrationServer.close()
+  await rejects(bot.callAction({ type: `${alias}:lookup`, input: { sku: 'A-1' } }), { type: 'Runtime', errorClass: RuntimeError })
+})
+
+// ---------------------------------------------------------------------------------------------
+// 16. importMessages
+
+let importConv
+const imported = (i, text, createdAt) => ({
+  conversationId: importConv,
+  userId: ann,
+  type: 'text',
+  payload: { text },
+  tags: { id: `imp-${i}` },
+  createdAt,
+  discriminateByTags: ['id'],
+})
+
+await check('importMessages keeps createdAt, creates no event, and lists bad items in failedMessages', async () => {
+  importConv = (await integ.createConversation({ channel: 'channel', tags: { id: 'c-import' } })).conversation.id
+  const history = [
+    imported(1, 'from the archive', '2021-03-04T05:06:07.000Z'),
+    imported(2, '', '2021-03-04T05:07:00.000Z'), // an empty text breaks the channel's schema
+    imported(3, 'still archived', '2021-03-04T05:08:09.123Z'),
+    { ...imported(4, 'lost', '2021-03-04T05:09:00.000Z'), conversationId: unknownConversationId },
+  ]
+  const result = await integ.importMessages({ messages: history })
+  assert.equal(result.messages.length, 2, JSON.stringify(result))
+  const [first, third] = result.messages
+  for (const [message, source] of [
+    [first, history[0]],
+    [third, history[2]],
+  ]) {
+    assertResource(message, 'message')
+    assert.equal(message.createdAt, source.createdAt, 'createdAt is kept')
+    assert.deepEqual(message.payload, source.payload)
+    assert.deepEqual(message.tags, source.tags)
+    assert.equal(message.direction, 'incoming')
+    assert.equal(message.userId, ann)
+    assert.equal(message.conversationId, importConv)
+  }
+  assert.deepEqual(result.resolvedMessages, result.messages)
+  assert.deepEqual(result.failedMessages.map((failed) => failed.index), [1, 3])
+  for (const failed of result.failedMessages) {
+    assert.match(failed.error.id, /^err_/)
+    assert.equal(typeof failed.error.message, 'string')
+    assert.ok(isApiError(errorFrom(failed.error)), 'the error body is one the client understands')
+  }
+  const [bad, lost] = result.failedMessages
+  assert.ok(['InvalidPayload', 'InvalidDataFormat'].includes(bad.error.type), bad.error.type)
+  assert.ok(['ResourceNotFound', 'ReferenceNotFound'].includes(lost.error.type), lost.error.type)
+  const listed = await bot.list.messages({ conversationId: importConv }).collect()
+  assert.deepEqual(ids(listed), [third.id, first.id], 'newest createdAt first')
+  assert.deepEqual(listed.map((message) => message.createdAt), [history[2].createdAt, history[0].createdAt])
+  for (const message of listed) {
+    assert.deepEqual((await bot.listEvents({ messageId: message.id })).events, [], 'an import is not dispatched')
+  }
+})
+
+await check('importMessages again resolves to the stored messages; an empty discriminateByTags always creates', async () => {
+  const { messages: before } = await bot.listMessages({ conversationId: importConv })
+  const again = await integ.importMessages({
+    messages: [imported(1, 'rewritten?', '2022-01-01T00:00:00.000Z'), imported(3, 'still archived', '2021-03-04T05:08:09.123Z')],
+  })
+  assert.deepEqual(again.failedMessages, [])
+  assert.deepEqual(ids(again.messages), ids([...before].reverse()))
+  assert.equal(again.messages[0].createdAt, '2021-03-04T05:06:07.000Z', 'the stored message, unchanged')
+  assert.deepEqual(again.messages[0].payload, { text: 'from the archive' })
+  const loose = { ...imported(5, 'no key', '2021-03-04T05:10:00.000Z'), discriminateByTags: [] }
+  const one = await integ.importMessages({ messages: [loose] })
+  const two = await integ.importMessages({ messages: [loose] })
+  assert.notEqual(one.messages[0].id, two.messages[0].id)
+  assert.equal((await bot.list.messages({ conversationId: importConv }).collect()).length, 4)
+  const tooMany = Array.from({ length: 101 }, (_, i) => imported(100 + i, 'bulk', '2021-03-05T00:00:00.000Z'))
+  await rejects(integ.importMessages({ messages: tooMany }), { type: 'InvalidPayload', errorClass: InvalidPayloadError })
+})
+
+// ---------------------------------------------------------------------------------------------
+// 17. initializeIncomingMessage
+
+await check('initializeIncomingMessage: user, conversation and message get-or-created; twice gives the same ids', async () => {
+  const request = {
+    user: { tags: { id: 'u-init', handle: 'ina' }, name: 'Ina', discriminateByTags: ['id'] },
+    conversation: { channel: 'channel', tags: { id: 'c-init' }, discriminateByTags: ['id'] },
+    message: { type: 'text', payload: { text: 'first words' }, tags: { id: 'm-init' }, discriminateByTags: ['id'] },
+  }
+  const first = await integ.initializeIncomingMessage(request)
+  assertResource(first.user, 'user')
+  assert.deepEqual(first.user.tags, { id: 'u-init', handle: 'ina' })
+  assert.equal(first.user.name, 'Ina')
+  assertResource(first.conversation, 'conversation')
+  assert.equal(first.conversation.channel, 'channel')
+  assert.equal(first.conversation.integration, integrationName)
+  assert.deepEqual(first.conversation.tags, { id: 'c-init' })
+  assertResource(first.message, 'message')
+  assert.equal(first.message.direction, 'incoming')
+  assert.equal(first.message.userId, first.user.id)
+  assert.equal(first.message.conversationId, first.conversation.id)
+  assert.deepEqual(first.message.payload, { text: 'first words' })
+  assert.deepEqual(first.message.tags, { id: 'm-init' })
+  const again = await integ.initializeIncomingMessage(request)
+  assert.deepEqual(
+    [again.user.id, again.conversation.id, again.message.id],
+    [first.user.id, first.conversation.id, first.message.id]
+  )
+  // The same resources as the get-or-create operations find; one message, announced once.
+  const user = await integ.getOrCreateUser({ tags: { id: 'u-init' }, discriminateByTags: ['id'] })
+  assert.equal(user.meta.created, false)
+  assert.equal(user.user.id, first.user.id)
+  assert.deepEqual(ids((await bot.listMessages({ conversationId: first.conversation.id })).messages), [first.message.id])
+  const { events } = await bot.listEvents({ messageId: first.message.id })
+  assert.deepEqual(events.map((event) => event.type), ['message_created'])
+  // By ids, and without a message.
+  const byIds = await integ.initializeIncomingMessage({
+    userId: first.user.id,
+    conversationId: first.conversation.id,
+    message: { type: 'text', payload: { text: 'more' }, tags: { id: 'm-init-2' }, discriminateByTags: ['id'] },
+  })
+  assert.equal(byIds.user.id, first.user.id)
+  assert.equal(byIds.conversation.id, first.conversation.id)
+  assert.notEqual(byIds.message.id, first.message.id)
+  const bare = await integ.initializeIncomingMessage({ userId: first.user.id, conversationId: first.conversation.id })
+  assert.equal(bare.user.id, first.user.id)
+  assert.equal(bare.message, undefined)
+})
+
+await check('initializeIncomingMessage errors: both or neither of userId and user, an unknown conversation', async () => {
+  const invalid = { type: 'InvalidPayload', errorClass: InvalidPayloadError }
+  const user = { tags: { id: 'u-init' }, discriminateByTags: ['id'] }
+  const conversation = { channel: 'channel', tags: { id: 'c-init' }, discriminateByTags: ['id'] }
+  await rejects(integ.initializeIncomingMessage({ userId: ann, user, conversation }), invalid)
+  await rejects(integ.initializeIncomingMessage({ conversation }), invalid)
+  await rejects(integ.initializeIncomingMessage({ user }), invalid)
+  await rejects(integ.initializeIncomingMessage({ userId: ann, conversationId: unknownConversationId }), {
+    type: 'ResourceNotFound',
+    errorClass: ResourceNotFoundError,
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// 18. trackAnalytics and configureIntegration
+
+await check('trackAnalytics answers {} to the bot and to the integration; a count below 1 is refused', async () => {
+  assert.deepEqual(await bot.trackAnalytics({ name: 'compat.conversations', count: 2 }), {})
+  assert.deepEqual(await integ.trackAnalytics({ name: 'compat.conversations', count: 1 }), {})
+  await rejects(bot.trackAnalytics({ name: 'compat.conversations', count: 0 }), {
+    type: 'InvalidPayload',
+    errorClass: InvalidPayloadError,
+  })
+})
+
+await check('configureIntegration: {} for the integration; the bot is refused with ForbiddenError', async () => {
+  assert.deepEqual(await integ.configureIntegration({ identifier: `team-${suffix}` }), {})
+  assert.deepEqual(await integ.configureIntegration({ sandboxIdentifiers: { shared: 'sbx' } }), {})
+  assert.deepEqual(await integ.configureIntegration({ identifier: null, sandboxIdentifiers: null }), {})
+  assert.deepEqual(await integ.configureIntegration({ scheduleRegisterCall: 'monthly' }), {})
+  await rejects(integ.configureIntegration({ scheduleRegisterCall: 'sometimes' }), {
+    type: 'InvalidPayload',
+    errorClass: InvalidPayloadError,
+  })
+  await rejects(bot.configureIntegration({ identifier: 'not-mine' }), { type: 'Forbidden', errorClass: ForbiddenError })
+})
+
 summary()
 process.exit(failures.length === 0 ? 0 : 1)

@@ -24,6 +24,16 @@ export const integrationDefinition = new IntegrationDefinition({
     },
   },
   user: { tags: { id: { title: 'Chat app user id' } } },
+  actions: {
+    // Greets someone by name; integration.mjs answers `Hello, <name>!`, or throws a RuntimeError
+    // for the name `Nobody` (the SDK then answers 400 with the error's `Runtime` body).
+    greet: {
+      title: 'Greet',
+      description: 'Greets someone in the chat app.',
+      input: { schema: z.object({ name: z.string().min(1) }) },
+      output: { schema: z.object({ text: z.string() }) },
+    },
+  },
 })
 
 export const botDefinition = new BotDefinition({
@@ -48,6 +58,18 @@ export function integrationBody(definition = integrationDefinition) {
       },
     ])
   )
+  // Like `bp deploy`: each action with its input and output schemas as JSON Schema.
+  const actions = Object.fromEntries(
+    Object.entries(definition.actions ?? {}).map(([name, action]) => [
+      name,
+      {
+        ...(action.title === undefined ? {} : { title: action.title }),
+        ...(action.description === undefined ? {} : { description: action.description }),
+        input: { schema: action.input.schema.toJSONSchema() },
+        output: { schema: action.output.schema.toJSONSchema() },
+      },
+    ])
+  )
   return {
     name: definition.name,
     version: definition.version,
@@ -56,6 +78,7 @@ export function integrationBody(definition = integrationDefinition) {
     configuration: { schema: definition.configuration.schema.toJSONSchema() },
     channels,
     user: tagSection(definition.user),
+    actions,
   }
 }
 

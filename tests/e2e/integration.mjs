@@ -1,15 +1,18 @@
 // An integration written with @botpress/sdk (no `bp build`), its definition in definitions.mjs:
 // a chat app with one channel. It records what the platform sends it and acknowledges every
 // outgoing text message with the id the chat app gave it: `ack({tags: {id: 'ext-<message id>'}})`,
-// which the SDK turns into `PUT /v1/chat/messages/<id>` under the integration's identity.
+// which the SDK turns into `PUT /v1/chat/messages/<id>` under the integration's identity. Its
+// `greet` action answers `Hello, <name>!`, except for `Nobody`, for whom it throws a RuntimeError.
 //
 //   BP_API_URL=http://127.0.0.1:8080 BP_TOKEN=<integration API key> \
 //   PARLEY_E2E_PORT=8076 PARLEY_E2E_RECORD=integration.jsonl node integration.mjs
 
-import { Integration } from '@botpress/sdk'
+import { Integration, RuntimeError } from '@botpress/sdk'
 
 import { CHANNEL } from './definitions.mjs'
 import { listenPort, record } from './record.mjs'
+
+const NOBODY = 'Nobody'
 
 const integration = new Integration({
   // Like the Telegram, Slack and GitHub integrations, register names the user that stands for the
@@ -26,7 +29,15 @@ const integration = new Integration({
   },
   unregister: async ({ ctx, webhookUrl }) => record({ kind: 'unregister', ctx, webhookUrl }),
   handler: async ({ ctx, req }) => record({ kind: 'webhook', ctx, req }),
-  actions: {},
+  actions: {
+    greet: async ({ ctx, type, input }) => {
+      record({ kind: 'action', ctx, type, input })
+      if (input.name === NOBODY) {
+        throw new RuntimeError(`${NOBODY} cannot be greeted.`)
+      }
+      return { text: `Hello, ${input.name}!` }
+    },
+  },
   channels: {
     [CHANNEL]: {
       messages: {

@@ -18,7 +18,7 @@ async def call_action(request: Req) -> Response[bytes]:
     found = services(request)
     async with runtime(request, write=True) as (conn, identity):
         prepared = await actions.prepare(conn, identity, decode(raw, CallAction), now=found.now())
-    output = await actions.perform(found.http, prepared)
+    output = await actions.perform(found.http, prepared, timeout_s=found.dispatch_timeout_s)
     return respond({"output": output, "meta": {"cached": False}})
 
 

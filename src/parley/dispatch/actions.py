@@ -4,6 +4,7 @@ bare action name) to perform an action, and waits for the output.
 The call is made outside any database transaction: the target may call Parley back while it works.
 """
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,11 +57,14 @@ async def prepare(conn: Connection, identity: Identity, body: CallAction, *, now
     return Prepared(call, definition, body.type, f"integration {installation.integration.name!r}")
 
 
-async def perform(http: httpx.AsyncClient, prepared: Prepared) -> dict[str, Any]:
-    """The action's output; a failure of the target, or an output that breaks the declared
-    schema, is a `Runtime` error."""
+async def perform(http: httpx.AsyncClient, prepared: Prepared, *, timeout_s: float) -> dict[str, Any]:
+    """The action's output, awaited at most `timeout_s` in all; a failure of the target, or an
+    output that breaks the declared schema, is a `Runtime` error."""
     try:
-        response = await http.post(prepared.call.url, content=prepared.call.body, headers=prepared.call.headers)
+        async with asyncio.timeout(timeout_s):
+            response = await http.post(prepared.call.url, content=prepared.call.body, headers=prepared.call.headers)
+    except TimeoutError:
+        raise Runtime(f"Action {prepared.name} of {prepared.target} did not answer within {timeout_s:g} s.") from None
     except httpx.HTTPError as error:
         raise Runtime(f"Calling action {prepared.name} on {prepared.target} failed: {type(error).__name__}.") from None
     try:
