@@ -11,6 +11,7 @@ from parley.api import (
     admin,
     conversations,
     events,
+    health,
     integration_ops,
     messages,
     parley,
@@ -24,6 +25,7 @@ from parley.api.common import Services, error_response
 from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
 from parley.dispatch.worker import Dispatcher
+from parley.metrics import measure
 from parley.scheduler import Scheduler
 from parley.service.definitions import DefinitionCache
 from parley.store.database import open_database
@@ -40,7 +42,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         dispatcher = Dispatcher(db, chosen, settings) if settings.dispatch else None
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
         app.state.services = Services(
-            db=db, cache=DefinitionCache(), clock=chosen, scheduler=scheduler, dispatcher=dispatcher, http=http
+            db=db,
+            cache=DefinitionCache(),
+            clock=chosen,
+            scheduler=scheduler,
+            dispatcher=dispatcher,
+            http=http,
+            dispatch_timeout_s=settings.dispatch_timeout_ms / 1000,
         )
         scheduler.start()
         if dispatcher is not None:
@@ -68,8 +76,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *integration_ops.handlers,
             *actions.handlers,
             *parley.handlers,
+            *health.handlers,
         ],
         lifespan=[lifespan],
+        middleware=[measure],
         exception_handlers={Exception: error_response},
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,

@@ -1,6 +1,7 @@
 """The `parley` command: serve, worker, migrate, deliveries."""
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -57,9 +58,18 @@ def migrate() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (PARLEY_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (PARLEY_PORT, default 8080).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (PostgreSQL only: a SQLite deployment is one process).",
+)
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the server, migrating the database first."""
     settings = _settings(host=host, port=port)
+    if workers > 1 and settings.dialect == "sqlite":
+        raise click.UsageError("--workers needs PostgreSQL: a SQLite database is served by one process.")
     run_migrations(settings)
     generated = asyncio.run(_prepare_admin_token(settings))
     if generated is not None:
@@ -69,6 +79,22 @@ def serve(host: str | None, port: int | None) -> None:
             err=True,
         )
     sys.stderr.flush()
+    if workers > 1:
+        # Each process builds its own app from the same environment; they share nothing but the
+        # database (caches follow its epoch), so any of them may answer any request.
+        os.environ["PARLEY_HOST"], os.environ["PARLEY_PORT"] = settings.host, str(settings.port)
+        uvicorn.run(
+            "parley.app:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,

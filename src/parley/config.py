@@ -22,6 +22,8 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     pg_pool_min: int = 2
     pg_pool_max: int = 10
+    pg_statement_timeout_ms: int = 30_000
+    pg_acquire_timeout_ms: int = 10_000
     clock: str = "system"
     public_url: str | None = None
     dispatch: bool = True
@@ -92,6 +94,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sqlite_synchronous=synchronous,
         pg_pool_min=_int(env, "PARLEY_PG_POOL_MIN", 2, minimum=1),
         pg_pool_max=_int(env, "PARLEY_PG_POOL_MAX", 10, minimum=1),
+        pg_statement_timeout_ms=_int(env, "PARLEY_PG_STATEMENT_TIMEOUT_MS", 30_000, minimum=1),
+        pg_acquire_timeout_ms=_int(env, "PARLEY_PG_ACQUIRE_TIMEOUT_MS", 10_000, minimum=1),
         clock=clock,
         public_url=env.get("PARLEY_PUBLIC_URL") or None,
         dispatch=_switch(env, "PARLEY_DISPATCH"),

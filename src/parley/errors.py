@@ -123,3 +123,11 @@ class AlreadyExists(ApiError):
 class LimitExceeded(ApiError):
     type = "LimitExceeded"
     status = 413
+
+
+class OperationTimeout(ApiError):
+    """The operation could not finish in time: the database is slow, unreachable or restarting.
+    A 5xx status, so clients retry."""
+
+    type = "OperationTimeout"
+    status = 504

@@ -21,6 +21,7 @@ from parley.errors import (
     Internal,
     InvalidPayload,
     MethodNotFound,
+    OperationTimeout,
     PayloadTooLarge,
     ResourceNotFound,
     UnsupportedMediaType,
@@ -48,8 +49,9 @@ class Services:
     clock: Clock
     scheduler: Scheduler
     dispatcher: Dispatcher | None
-    # For the calls a request waits on (callAction).
+    # For the calls a request waits on (callAction), each awaited at most dispatch_timeout_s.
     http: httpx.AsyncClient
+    dispatch_timeout_s: float
 
     def now(self) -> str:
         return iso_from_ms(self.clock.now_ms())
@@ -208,10 +210,28 @@ def error_response(_: Request[Any, Any, State], error: Exception) -> Response[by
         api_error = InvalidPayload("Text in the request may not contain the NUL character.")
     elif isinstance(error, HTTPException):
         api_error = _http_error(error)
+    elif isinstance(error, asyncpg.exceptions.QueryCanceledError):
+        api_error = OperationTimeout("The database did not finish this operation in time; try again.")
+    elif isinstance(error, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable: %s: %s", type(error).__name__, error)
+        api_error = OperationTimeout("The database is unavailable right now; try again shortly.")
     else:
         logger.exception("unexpected error", exc_info=error)
         api_error = Internal("The server failed to answer this request.")
     return respond(api_error.body(), api_error.status)
 
+
+# What asyncpg raises while PostgreSQL is down, restarting or refusing connections; the pool
+# replaces broken connections by itself, so requests succeed again once the database is back.
+DATABASE_UNAVAILABLE = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    # "database is not currently accepting connections" (maintenance): raised when connecting.
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
+    asyncpg.exceptions.InterfaceError,
+    OSError,
+    TimeoutError,
+)
 
 ExceptionHandler = Callable[[Request[Any, Any, State], Exception], Response[bytes]]

@@ -20,6 +20,7 @@ import msgspec
 from parley.clock import Clock, iso_from_ms
 from parley.config import Settings
 from parley.dispatch import calls
+from parley.metrics import METRICS
 from parley.service.definitions import DefinitionCache
 from parley.store import deliveries as store
 from parley.store import events as event_store
@@ -28,7 +29,8 @@ from parley.store.database import Database, Row
 logger = logging.getLogger("parley.dispatch")
 
 POLL_SECONDS = 0.1
-# A lease outlives the HTTP timeout by this much, so a slow answer is not taken for a dead worker.
+# A lease outlives the HTTP timeout by this much (at most 10 s), so a slow answer is not taken
+# for a dead worker.
 LEASE_MARGIN_MS = 10_000
 MAX_REASON = 2000
 
@@ -91,7 +93,8 @@ class Dispatcher:
         if room <= 0:
             return 0
         now_ms = self._clock.now_ms()
-        lease = iso_from_ms(now_ms + self._settings.dispatch_timeout_ms + LEASE_MARGIN_MS)
+        timeout = self._settings.dispatch_timeout_ms
+        lease = iso_from_ms(now_ms + timeout + min(timeout, LEASE_MARGIN_MS))
         async with self._db.transaction() as conn:
             claimed = await store.claim(
                 conn,
@@ -132,7 +135,12 @@ class Dispatcher:
             await self._record(delivery, lease, started_ms, began, None, str(refused), outcome="failed")
             return
         try:
-            response = await self._http.post(call.url, content=call.body, headers=call.headers)
+            async with asyncio.timeout(self._settings.dispatch_timeout_ms / 1000):
+                response = await self._http.post(call.url, content=call.body, headers=call.headers)
+        except TimeoutError:
+            reason = f"no answer from {call.url} within {self._settings.dispatch_timeout_ms} ms"
+            await self._record(delivery, lease, started_ms, began, None, reason, outcome="retry")
+            return
         except httpx.HTTPError as error:
             reason = f"{type(error).__name__} calling {call.url}: {error}".strip()
             await self._record(delivery, lease, started_ms, began, None, reason, outcome="retry")
@@ -199,6 +207,7 @@ class Dispatcher:
                     failure_reason=None if error is None else error[:MAX_REASON],
                     now=now,
                 )
+        METRICS.attempt("retry" if status == "pending" else status)
         if status == "pending":
             logger.info("delivery %s failed (%s); retrying", delivery["id"], error)
 

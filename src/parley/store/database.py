@@ -180,22 +180,35 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
-    async def connect(cls, url: str, *, min_size: int, max_size: int) -> "PostgresDatabase":
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
-        return cls(pool)
+    async def connect(
+        cls, url: str, *, min_size: int, max_size: int, statement_timeout_ms: int, acquire_timeout_ms: int
+    ) -> "PostgresDatabase":
+        """A pool whose statements are cut off after `statement_timeout_ms`, and from which a
+        connection is awaited at most `acquire_timeout_ms` (connecting included): a request fails
+        instead of hanging while the database is unreachable."""
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            reset=_keep_session,
+            timeout=acquire_timeout_ms / 1000,
+            server_settings={"statement_timeout": str(statement_timeout_ms)},
+        )
+        return cls(pool, acquire_timeout=acquire_timeout_ms / 1000)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire() as raw, raw.transaction():
+        async with self._pool.acquire(timeout=self._acquire_timeout) as raw, raw.transaction():
             yield PostgresConnection(raw)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire() as raw:
+        async with self._pool.acquire(timeout=self._acquire_timeout) as raw:
             yield PostgresConnection(raw)
 
     async def close(self) -> None:
@@ -205,6 +218,10 @@ class PostgresDatabase:
 async def open_database(settings: Settings) -> Database:
     if settings.dialect == "postgresql":
         return await PostgresDatabase.connect(
-            settings.database_url, min_size=settings.pg_pool_min, max_size=settings.pg_pool_max
+            settings.database_url,
+            min_size=settings.pg_pool_min,
+            max_size=settings.pg_pool_max,
+            statement_timeout_ms=settings.pg_statement_timeout_ms,
+            acquire_timeout_ms=settings.pg_acquire_timeout_ms,
         )
     return SqliteDatabase(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
