@@ -145,6 +145,7 @@ messages = Table(
     Column("updated_at", Text, nullable=False),
     Index("messages_created", "bot_id", "created_at", "id"),
     Index("messages_conversation", "conversation_id", "created_at", "id"),
+    Index("messages_bot_conversation", "bot_id", "conversation_id", "created_at", "id"),
 )
 
 tag_index = Table(

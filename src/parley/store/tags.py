@@ -64,7 +64,14 @@ async def find_oldest_by_tags(
         if pairs:
             others += f" AND x.key NOT IN ({params.many([key for key, _ in pairs])})"
         conditions += f" AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id{others})"
-    sql = f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions} ORDER BY r.created_at, r.id LIMIT 1"
+    # `created_at || ''` keeps the planner from walking the resource table in creation order
+    # (its index on (bot_id, created_at) would satisfy ORDER BY ... LIMIT 1) and probing the tag
+    # index row by row: that plan reads every resource of the bot. Ordering by an expression, the
+    # lookup starts from the tag index and sorts the few matches instead.
+    sql = (
+        f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions}"
+        " ORDER BY r.created_at || '', r.id LIMIT 1"
+    )
     return await conn.fetch_one(sql, *params.args)
 
 
