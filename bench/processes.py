@@ -1,0 +1,309 @@
+"""The processes of a benchmark run: servers pinned to one core, wrk and py-spy on the other."""
+
+import asyncio
+import json
+import os
+import resource
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = Path(__file__).resolve().parent / "requests.lua"
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(RuntimeError):
+    """A benchmark cannot run; the message says why and what to do."""
+
+
+def require_tools(*, profile: bool) -> None:
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed. Install it with `apt-get install -y wrk` (Debian package `wrk`).")
+    if shutil.which("taskset") is None:
+        raise BenchError("taskset is not installed (Debian package `util-linux`).")
+    if (os.cpu_count() or 1) < 2:
+        raise BenchError("The benchmark pins the server to core 0 and wrk to core 1: it needs two cores.")
+    if profile and py_spy() is None:
+        raise BenchError("--profile needs py-spy: `.venv/bin/pip install py-spy`.")
+
+
+def py_spy() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU time of the PostgreSQL backends connected to `database` (their title names it)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                title = cmdline.read().decode(errors="replace").replace("\x00", " ").split()
+            if len(title) >= 4 and title[0] == "postgres:" and title[3] == database:
+                total += cpu_seconds(int(entry))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent on all cores so far, by every process (the first line of /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of the child processes waited for so far (wrk, py-spy)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Server:
+    """An HTTP server process pinned to SERVER_CPU."""
+
+    command: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server is started"
+        return self.process.pid
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            # taskset execs the command: the pid is the server's own.
+            self.process = subprocess.Popen(
+                ["taskset", "-c", SERVER_CPU, *self.command],
+                env={**os.environ, **self.env},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"{' '.join(self.command)} exited with {self.process.returncode}; see {self.log}")
+            try:
+                httpx.get(self.url + "/", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise BenchError(f"{' '.join(self.command)} did not answer within 60 s; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def parley_server(database_url: str, log: Path) -> Server:
+    """`parley serve` as deployed, with dispatch off: delivering the outbox is not what is measured."""
+    port = free_port()
+    return Server(
+        command=[sys.executable, "-m", "parley", "serve", "--port", str(port)],
+        log=log,
+        port=port,
+        env={
+            "PARLEY_DATABASE_URL": database_url,
+            "PARLEY_ADMIN_TOKEN": f"bp_pat_{secrets.token_urlsafe(24)}",
+            "PARLEY_DISPATCH": "off",
+        },
+    )
+
+
+def baseline_server(log: Path) -> Server:
+    """bench/baseline.py, served the way `parley serve` serves Parley."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.baseline:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return Server(command=command, log=log, port=port)
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_idle(pid: int, *, timeout: float = 600) -> None:
+    """Waits until the server has answered what wrk left in flight: requests abandoned at the end
+    of a run are still worked on and would otherwise be counted in the next run."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < 0.05:
+            return
+        last = now
+    raise BenchError(f"the server (pid {pid}) stayed busy for {timeout:.0f} s after the load stopped")
+
+
+def wait_quiet(*, timeout: float, threshold: float = 0.1) -> None:
+    """Waits, up to `timeout` seconds, until the rest of the machine uses at most `threshold` cores
+    (the benchmark's own processes are idle when this is called)."""
+    deadline = time.monotonic() + timeout
+    told = False
+    while True:
+        start = machine_busy_seconds()
+        time.sleep(1)
+        load = machine_busy_seconds() - start
+        if load <= threshold or time.monotonic() >= deadline:
+            return
+        if not told:
+            print(f"  waiting for a quiet machine ({load:.2f} cores busy) ...", file=sys.stderr, flush=True)
+            told = True
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    status_errors: int
+    """Answers other than 2xx and 3xx."""
+    socket_errors: int
+    timeouts: int
+
+
+def run_wrk(url: str, env: dict[str, str], *, duration: float, connections: int) -> WrkResult:
+    """One wrk run on LOAD_CPU with bench/requests.lua; the numbers come from its `done` hook."""
+    command = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA),
+        url,
+    ]
+    # A fresh prefix for every run: the tags that "creates" sends are new even after a warm-up.
+    env = {**os.environ, **env, "BENCH_PREFIX": secrets.token_hex(6)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            found: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
+            return WrkResult(
+                requests=found["requests"],
+                seconds=found["duration_us"] / 1e6,
+                p50_ms=found["p50_us"] / 1000,
+                p99_ms=found["p99_us"] / 1000,
+                status_errors=found["status_errors"],
+                socket_errors=found["socket_errors"],
+                timeouts=found["timeouts"],
+            )
+    raise BenchError(f"wrk gave no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+@contextmanager
+def profiling(pid: int, output: Path | None, *, duration: float) -> Iterator[None]:
+    """py-spy samples the server for `duration` seconds (on LOAD_CPU), as collapsed stacks."""
+    if output is None:
+        yield
+        return
+    spy = py_spy()
+    assert spy is not None, "checked by require_tools"
+    command = ["taskset", "-c", LOAD_CPU, spy, "record", "--pid", str(pid), "--duration", str(round(duration))]
+    command += ["--rate", "200", "--nonblocking", "--format", "raw", "--output", str(output)]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        try:
+            recorder.wait(30)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            recorder.wait()
+
+
+async def _admin(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[tuple[str, str]]:
+    """A database created for one size of the run, dropped after it; yields its URL and name."""
+    name = f"parley_bench_{secrets.token_hex(6)}"
+    parts = urlsplit(admin_url)
+    try:
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise BenchError(f"Cannot create a database through {admin_url}: {error}") from None
+    try:
+        yield urlunsplit(parts._replace(path="/" + name)), name
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

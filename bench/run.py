@@ -1,0 +1,501 @@
+"""`python -m bench`: seed, serve, load with wrk, and print the table."""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.processes import (
+    ROOT,
+    BenchError,
+    Server,
+    baseline_server,
+    children_cpu_seconds,
+    cpu_seconds,
+    machine_busy_seconds,
+    parley_server,
+    postgres_cpu_seconds,
+    postgres_database,
+    profiling,
+    require_tools,
+    run_wrk,
+    running,
+    wait_idle,
+    wait_quiet,
+)
+from bench.seed import TAG_KEY, Seeded, seed
+from parley.config import Settings
+
+# Lookups first: the writes that follow add rows, and the sizes are those of the lookups.
+SCENARIOS = ("get", "list", "finds", "creates", "create_message")
+LOOKUPS = ("finds", "list", "get")
+TITLES = {
+    "baseline": "baseline: parse + respond, no storage",
+    "finds": "getOrCreateMessage, finds",
+    "creates": "getOrCreateMessage, creates",
+    "create_message": "createMessage",
+    "list": "listMessages, 20 of a conversation",
+    "get": "getMessage",
+}
+BUSY = 0.1
+# Issue "bench": share of the baseline's requests/s, per database.
+TARGETS = {
+    ("sqlite", "finds"): 0.50,
+    ("sqlite", "creates"): 0.35,
+    ("postgresql", "finds"): 0.30,
+    ("postgresql", "creates"): 0.20,
+}
+MAX_GROWTH = 1.2
+MAX_TAIL = 5.0
+
+
+@dataclass(frozen=True)
+class Measurement:
+    database: str
+    messages: int
+    scenario: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_seconds: float
+    postgres_cpu_seconds: float | None
+    other_cpu_seconds: float
+    """CPU time the machine spent on anything but the server, wrk, py-spy and our PostgreSQL
+    backends: other work on the machine disturbs the measurement."""
+    status_errors: int
+    socket_errors: int
+    timeouts: int
+
+    @property
+    def errors(self) -> int:
+        return self.status_errors + self.socket_errors + self.timeouts
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_per_1k(self) -> float:
+        return self.server_cpu_seconds / self.requests * 1000
+
+    @property
+    def postgres_cpu_per_1k(self) -> float | None:
+        return None if self.postgres_cpu_seconds is None else self.postgres_cpu_seconds / self.requests * 1000
+
+    @property
+    def other_load(self) -> float:
+        """Cores busy with other work, on average over the run."""
+        return max(0.0, self.other_cpu_seconds / self.seconds)
+
+
+@dataclass(frozen=True)
+class Options:
+    postgres_url: str | None
+    sizes: list[int]
+    duration: float
+    warmup: float
+    connections: int
+    scenarios: list[str]
+    profile: Path | None
+    output: Path | None
+    sqlite_analyze: bool
+    quiet_wait: float
+
+
+def _size(text: str) -> int:
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
+def parse_options(argv: list[str] | None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--postgres-url", help="also run on PostgreSQL; a database is created and dropped there")
+    parser.add_argument("--sizes", help="stored messages per run, comma-separated (default 10000,1000000)")
+    parser.add_argument("--duration", type=float, help="seconds measured per scenario (default 10)")
+    parser.add_argument("--warmup", type=float, help="seconds of unmeasured load before each (default 2)")
+    parser.add_argument("--connections", type=int, default=32, help="open wrk connections (default 32)")
+    parser.add_argument("--scenarios", help=f"a subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--quick", action="store_true", help="10k messages, 3 s per scenario: a smoke run")
+    parser.add_argument("--profile", type=Path, help="record each Parley run with py-spy into this folder")
+    parser.add_argument("--output", type=Path, help="also write the measurements as JSON to this file")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60,
+        help="before each scenario, wait up to this many seconds for other work on the machine to stop (default 60)",
+    )
+    parser.add_argument(
+        "--sqlite-analyze",
+        action="store_true",
+        help="run ANALYZE on the seeded SQLite database (Parley does not): query plans with statistics",
+    )
+    args = parser.parse_args(argv)
+    scenarios = SCENARIOS if args.scenarios is None else tuple(s.strip() for s in args.scenarios.split(","))
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
+    sizes = args.sizes or ("10000" if args.quick else "10000,1000000")
+    return Options(
+        postgres_url=args.postgres_url,
+        sizes=sorted({_size(s) for s in sizes.split(",")}),
+        duration=args.duration or (3.0 if args.quick else 10.0),
+        warmup=args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0),
+        connections=args.connections,
+        scenarios=[s for s in SCENARIOS if s in scenarios],
+        profile=args.profile,
+        output=args.output,
+        sqlite_analyze=args.sqlite_analyze,
+        quiet_wait=args.quiet_wait,
+    )
+
+
+# Loading a server
+
+
+def _write_data(folder: Path, seeded: Seeded) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, ids in (
+        ("conversations", seeded.conversations),
+        ("users", seeded.users),
+        ("messages", seeded.message_sample),
+    ):
+        (folder / f"{name}.txt").write_text("".join(f"{value}\n" for value in ids))
+
+
+def _lua_env(seeded: Seeded, data: Path, scenario: str) -> dict[str, str]:
+    return {
+        "BENCH_SCENARIO": scenario,
+        "BENCH_BOT_ID": seeded.bot_id,
+        "BENCH_BOT_KEY": seeded.bot_key,
+        "BENCH_MESSAGES": str(seeded.messages),
+        "BENCH_DATA": str(data),
+    }
+
+
+def _check(server: Server, seeded: Seeded, scenario: str) -> None:
+    """One request of the scenario, answered as expected, before wrk sends thousands."""
+    headers = {"authorization": f"Bearer {seeded.bot_key}", "x-bot-id": seeded.bot_id}
+    body: dict[str, Any] = {
+        "conversationId": seeded.conversations[0],
+        "userId": seeded.users[0],
+        "type": "text",
+        "payload": {"text": "hello from the check"},
+        "tags": {},
+    }
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+        if scenario in ("finds", "creates"):
+            body["tags"] = {TAG_KEY: "seed-0" if scenario == "finds" else f"check-{secrets.token_hex(6)}"}
+            response = http.post("/v1/chat/messages/get-or-create", json=body)
+            ok = response.status_code == 200 and response.json()["meta"]["created"] == (scenario == "creates")
+        elif scenario == "create_message":
+            response = http.post("/v1/chat/messages", json=body)
+            ok = response.status_code == 201
+        elif scenario == "list":
+            response = http.get("/v1/chat/messages", params={"conversationId": seeded.conversations[0]})
+            ok = response.status_code == 200 and len(response.json()["messages"]) == min(20, seeded.messages)
+        else:
+            response = http.get(f"/v1/chat/messages/{seeded.message_sample[0]}")
+            ok = response.status_code == 200
+    if not ok:
+        raise BenchError(f"{scenario}: the check request was answered {response.status_code} {response.text}")
+
+
+def _snapshot(server: Server, postgres_name: str | None) -> tuple[float, float, float, float]:
+    """CPU seconds so far: the server's, our PostgreSQL backends', waited children's, the machine's."""
+    return (
+        cpu_seconds(server.pid),
+        postgres_cpu_seconds(postgres_name) if postgres_name else 0.0,
+        children_cpu_seconds(),
+        machine_busy_seconds(),
+    )
+
+
+def _load(
+    server: Server,
+    options: Options,
+    *,
+    env: dict[str, str],
+    database: str,
+    messages: int,
+    scenario: str,
+    postgres_name: str | None = None,
+    profile: Path | None = None,
+) -> Measurement:
+    wait_quiet(timeout=options.quiet_wait)
+    if options.warmup > 0:
+        run_wrk(server.url, env, duration=options.warmup, connections=options.connections)
+        wait_idle(server.pid)
+    before = _snapshot(server, postgres_name)
+    with profiling(server.pid, profile, duration=options.duration):
+        result = run_wrk(server.url, env, duration=options.duration, connections=options.connections)
+    server_cpu, postgres_cpu, children_cpu, busy = (
+        after - earlier for after, earlier in zip(_snapshot(server, postgres_name), before, strict=True)
+    )
+    wait_idle(server.pid)
+    measured = Measurement(
+        database=database,
+        messages=messages,
+        scenario=scenario,
+        requests=result.requests,
+        seconds=result.seconds,
+        p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms,
+        server_cpu_seconds=server_cpu,
+        postgres_cpu_seconds=postgres_cpu if postgres_name else None,
+        other_cpu_seconds=busy - server_cpu - postgres_cpu - children_cpu,
+        status_errors=result.status_errors,
+        socket_errors=result.socket_errors,
+        timeouts=result.timeouts,
+    )
+    problems = [
+        f"{count} {what}"
+        for count, what in (
+            (result.status_errors, "error answers"),
+            (result.socket_errors, "socket errors"),
+            (result.timeouts, "timeouts"),
+        )
+        if count
+    ]
+    print(
+        f"  {database:<10} {messages:>9,} {scenario:<15} {measured.per_second:>8,.0f} req/s"
+        f"  p50 {measured.p50_ms:.2f} ms  p99 {measured.p99_ms:.2f} ms  other load {measured.other_load:.2f} cores"
+        + (f"  ({', '.join(problems)})" if problems else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    if problems:
+        tail = server.log.read_text(errors="replace").splitlines()[-20:]
+        print("".join(f"    | {line}\n" for line in tail) or "    (the server logged nothing)", file=sys.stderr)
+    return measured
+
+
+def _fake_seeded() -> Seeded:
+    """Ids of the right shape for the baseline, which stores nothing."""
+    ids = [f"{kind}_{secrets.token_hex(13).upper()}" for kind in ("conv", "user")]
+    return Seeded("bot_BASELINE", "bp_bak_baseline", [ids[0]], [ids[1]], [], 1000)
+
+
+def measure_baseline(options: Options, work: Path) -> Measurement:
+    seeded = _fake_seeded()
+    data = work / "baseline"
+    _write_data(data, seeded)
+    with running(baseline_server(work / "baseline.log")) as server:
+        body = {"conversationId": seeded.conversations[0], "userId": seeded.users[0], "type": "text", "tags": {}}
+        response = httpx.post(server.url + "/v1/chat/messages/get-or-create", json=body, timeout=10)
+        if response.status_code != 200:
+            raise BenchError(f"baseline: the check request was answered {response.status_code} {response.text}")
+        env = _lua_env(seeded, data, "finds")
+        return _load(server, options, env=env, database="baseline", messages=0, scenario="baseline")
+
+
+@contextmanager
+def _database(kind: str, options: Options, work: Path, messages: int) -> Iterator[tuple[str, str | None]]:
+    """The URL of a new database, and its name on PostgreSQL."""
+    if kind == "postgresql":
+        assert options.postgres_url is not None
+        with postgres_database(options.postgres_url) as found:
+            yield found
+        return
+    path = work / f"parley-{messages}.db"
+    try:
+        yield f"sqlite:///{path}", None
+    finally:
+        for leftover in work.glob(f"{path.name}*"):
+            leftover.unlink()
+
+
+def measure_parley(options: Options, work: Path, kind: str, messages: int) -> list[Measurement]:
+    found = []
+    with _database(kind, options, work, messages) as (url, postgres_name):
+        print(f"seeding {messages:,} messages into {kind} ...", file=sys.stderr, flush=True)
+        started = datetime.datetime.now()
+        seeded = seed(Settings(database_url=url), messages=messages, sqlite_analyze=options.sqlite_analyze)
+        print(f"  seeded in {(datetime.datetime.now() - started).total_seconds():.0f} s", file=sys.stderr)
+        data = work / f"data-{kind}-{messages}"
+        _write_data(data, seeded)
+        with running(parley_server(url, work / f"parley-{kind}-{messages}.log")) as server:
+            for scenario in options.scenarios:
+                _check(server, seeded, scenario)
+                profile = None
+                if options.profile is not None:
+                    options.profile.mkdir(parents=True, exist_ok=True)
+                    profile = options.profile / f"{kind}-{messages}-{scenario}.txt"
+                found.append(
+                    _load(
+                        server,
+                        options,
+                        env=_lua_env(seeded, data, scenario),
+                        database=kind,
+                        messages=messages,
+                        scenario=scenario,
+                        postgres_name=postgres_name,
+                        profile=profile,
+                    )
+                )
+    return found
+
+
+# The report
+
+
+def _machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def _revision() -> str:
+    """The commit, and a digest of any uncommitted change under src/: the code that was measured."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        changes = git("diff", "HEAD", "--", "src") + git("ls-files", "--others", "--exclude-standard", "src")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    if not changes:
+        return commit
+    return f"{commit} + uncommitted changes in src/ ({hashlib.sha1(changes.encode()).hexdigest()[:8]})"
+
+
+def _count(messages: int) -> str:
+    if messages == 0:
+        return "-"
+    if messages % 1_000_000 == 0:
+        return f"{messages // 1_000_000}M"
+    return f"{messages // 1000}k" if messages % 1000 == 0 else str(messages)
+
+
+def report(measurements: list[Measurement], options: Options, *, revision: str) -> str:
+    baseline = next(m for m in measurements if m.database == "baseline")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"{now}; {_machine()}; parley {revision}",
+        f"server pinned to core 0 (one process), wrk -t1 -c{options.connections} on core 1,"
+        f" {options.duration:g} s per scenario after {options.warmup:g} s of warm-up"
+        + ("; SQLite ANALYZEd after seeding (--sqlite-analyze)" if options.sqlite_analyze else ""),
+        "",
+        "| database | messages | scenario | req/s | of baseline | of baseline, by CPU | p50 ms | p99 ms | p99/p50"
+        " | server CPU s/1k req | PostgreSQL CPU s/1k req | errors | other load |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for m in measurements:
+        postgres = m.postgres_cpu_per_1k
+        lines.append(
+            f"| {m.database} | {_count(m.messages)} | {TITLES[m.scenario]} | {m.per_second:,.0f}"
+            f" | {m.per_second / baseline.per_second:.2f} | {baseline.cpu_per_1k / m.cpu_per_1k:.2f}"
+            f" | {m.p50_ms:.2f} | {m.p99_ms:.2f}"
+            f" | {m.p99_ms / m.p50_ms:.1f} | {m.cpu_per_1k:.3f} | {'-' if postgres is None else f'{postgres:.3f}'}"
+            f" | {m.errors} | {m.other_load:.2f} |"
+        )
+    growth = _growth(measurements)
+    if growth:
+        small, large = _count(min(options.sizes)), _count(max(options.sizes))
+        lines += [
+            "",
+            f"Growth from {small} to {large} stored messages (time per request; server CPU per request):",
+            "",
+            f"| database | scenario | req/s at {small} | req/s at {large} | growth | CPU growth |",
+            "|---|---|--:|--:|--:|--:|",
+        ]
+        for low, high in growth:
+            lines.append(
+                f"| {low.database} | {TITLES[low.scenario]} | {low.per_second:,.0f} | {high.per_second:,.0f}"
+                f" | {low.per_second / high.per_second:.2f} | {high.cpu_per_1k / low.cpu_per_1k:.2f} |"
+            )
+    lines += ["", *_targets(measurements, baseline, growth)]
+    busy = max(m.other_load for m in measurements)
+    if busy > BUSY:
+        lines += [
+            "",
+            f"Warning: other work kept up to {busy:.2f} cores busy during the runs (column 'other load'):"
+            " those numbers are lower than this machine can do. Run again on a quiet machine.",
+        ]
+    return "\n".join(lines)
+
+
+def _growth(measurements: list[Measurement]) -> list[tuple[Measurement, Measurement]]:
+    pairs = []
+    for database in ("sqlite", "postgresql"):
+        for scenario in LOOKUPS:
+            runs = sorted(
+                (m for m in measurements if m.database == database and m.scenario == scenario),
+                key=lambda m: m.messages,
+            )
+            if len(runs) >= 2 and runs[0].messages < runs[-1].messages:
+                pairs.append((runs[0], runs[-1]))
+    return pairs
+
+
+def _targets(
+    measurements: list[Measurement], baseline: Measurement, growth: list[tuple[Measurement, Measurement]]
+) -> list[str]:
+    lines = ["Targets (issue 'bench'):"]
+    for (database, scenario), share in TARGETS.items():
+        runs = [m for m in measurements if m.database == database and m.scenario == scenario]
+        for m in runs:
+            got = m.per_second / baseline.per_second
+            verdict = "met" if got >= share else "missed"
+            lines.append(
+                f"- {scenario} on {database} at {_count(m.messages)}: {got:.0%} of the baseline's req/s"
+                f" (target ≥ {share:.0%}): {verdict}; {baseline.cpu_per_1k / m.cpu_per_1k:.0%} by server CPU"
+            )
+    for low, high in growth:
+        got = low.per_second / high.per_second
+        verdict = "met" if got <= MAX_GROWTH else "missed"
+        lines.append(f"- growth of {low.scenario} on {low.database}: {got:.2f} (target ≤ {MAX_GROWTH}): {verdict}")
+    tails = ", ".join(
+        f"{m.database} {_count(m.messages)} {m.scenario} ({m.p99_ms / m.p50_ms:.1f} times)"
+        for m in measurements
+        if m.p99_ms > MAX_TAIL * m.p50_ms
+    )
+    lines.append(f"- p99 at most {MAX_TAIL:g} times p50: " + (f"missed by {tails}" if tails else "met everywhere"))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    started_at = _revision()
+    try:
+        require_tools(profile=options.profile is not None)
+        kinds = ["sqlite"] + (["postgresql"] if options.postgres_url else [])
+        with tempfile.TemporaryDirectory(prefix="parley-bench-") as folder:
+            work = Path(folder)
+            measurements = [measure_baseline(options, work)]
+            for kind in kinds:
+                for messages in options.sizes:
+                    measurements += measure_parley(options, work, kind, messages)
+            revision = _revision()
+            if revision != started_at:
+                revision = f"{started_at} at the start, {revision} at the end: the code changed during the run"
+            table = report(measurements, options, revision=revision)
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    print(table)
+    if options.output is not None:
+        options.output.write_text(
+            json.dumps({"report": table, "measurements": [asdict(m) for m in measurements]}, indent=2) + "\n"
+        )
+    return 0
