@@ -2,6 +2,7 @@
 
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -35,10 +36,15 @@ class AdjustableClock:
         self._offset_ms += ms
 
 
+@lru_cache(maxsize=256)
+def _iso_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
 def iso_from_ms(ms: int) -> str:
     """`2024-05-01T12:00:00.000Z`: the form JavaScript's `toISOString()` produces."""
     seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    return f"{_iso_second(seconds)}.{millis:03d}Z"
 
 
 def parse_iso(value: str) -> int:

@@ -3,6 +3,7 @@ dispatcher's attempts. Gauges of shared state (the outbox) are read from the dat
 scraped, so every process reports the same depth."""
 
 import bisect
+import functools
 import time
 from collections import defaultdict
 
@@ -12,6 +13,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+@functools.cache
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

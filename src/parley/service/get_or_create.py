@@ -7,7 +7,8 @@ the lookup's scope identifies the resource by itself (a workflow by its name).
 
 A call first looks the key up without a lock: a resource that is found and needs no change is
 answered from that one read. Otherwise a write transaction takes a lock on the key, looks again
-and then updates or creates, so concurrent identical calls produce one resource.
+(unless the connection is serialized, where the first read still holds) and then updates or
+creates, so concurrent identical calls produce one resource.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -92,6 +93,7 @@ async def get_or_create(
 ) -> tuple[T, bool]:
     """(resource, created). `unchanged` answers a found row that needs no write (or None when it
     does); `update` writes onto a found row; `create` inserts. Both run inside the transaction."""
+    row = None
     if key is not None:
         row = await lookup.find(conn, key)
         if row is not None:
@@ -101,7 +103,8 @@ async def get_or_create(
     async with conn.transaction():
         if key is not None:
             await conn.lock(lookup.lock_name(key))
-            row = await lookup.find(conn, key)
+            if not conn.serialized:
+                row = await lookup.find(conn, key)
             if row is not None:
                 return await update(row), False
         return await create(), True

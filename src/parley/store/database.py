@@ -3,6 +3,7 @@
 import hashlib
 import re
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
@@ -19,6 +20,10 @@ class Row(Protocol):
 
 class Connection(Protocol):
     """A connection inside (or, for reads, outside) a transaction. SQL uses `$1`-style parameters."""
+
+    # True when no other writer can commit between a read on this connection and the next
+    # transaction it opens (SQLite's single connection); False for a pooled PostgreSQL connection.
+    serialized: bool
 
     async def execute(self, sql: str, *args: Any) -> int:
         """Runs a statement; returns the number of rows it changed."""
@@ -54,6 +59,9 @@ class Database(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+MMAP_BYTES = 1 << 30
 
 
 @lru_cache(maxsize=2048)
@@ -103,6 +111,38 @@ class SqliteConnection:
         # BEGIN IMMEDIATE already holds the database's single write lock.
         return None
 
+    # Nothing can commit between a read on this connection and the transaction that follows it
+    # (no other connection writes the same rows, and nothing here suspends): what was read
+    # without a lock is still true inside the transaction.
+    serialized = True
+
+
+class _Checkpointer:
+    """Copies the write-ahead log into the database file from a thread of its own, so that the
+    fsync this needs never stalls the event loop (SQLite would otherwise do it inside a COMMIT)."""
+
+    INTERVAL_SECONDS = 1.0
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="parley-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            while not self._stop.wait(self.INTERVAL_SECONDS):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
 
 class SqliteDatabase:
     """The embedded default: one connection used directly on the event loop.
@@ -121,7 +161,12 @@ class SqliteDatabase:
         self._raw.execute("PRAGMA journal_mode=WAL")
         self._raw.execute(f"PRAGMA synchronous={synchronous}")
         self._raw.execute("PRAGMA busy_timeout=5000")
+        # Pages are read through a memory map (no copy per read), and the log is checkpointed
+        # by _Checkpointer instead of inside whichever COMMIT crosses the threshold.
+        self._raw.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        self._raw.execute("PRAGMA wal_autocheckpoint=0")
         self._conn = SqliteConnection(self._raw)
+        self._checkpointer = _Checkpointer(path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -133,6 +178,7 @@ class SqliteDatabase:
         yield self._conn
 
     async def close(self) -> None:
+        self._checkpointer.stop()
         self._raw.close()
 
 
@@ -141,6 +187,9 @@ def _lock_key(key: str) -> int:
 
 
 class PostgresConnection:
+    # Other connections commit at any time: reads before a transaction must be repeated in it.
+    serialized = False
+
     def __init__(self, raw: asyncpg.Connection) -> None:
         self._raw = raw
 
