@@ -3,6 +3,7 @@ and the operator's view of deliveries. The servers here deliver (the shared ones
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,19 @@ def test_messages_of_a_conversation_arrive_in_order_even_across_retries(
 def test_deliveries_detail_and_retry_need_a_known_delivery(admin: Api) -> None:
     admin.error("GET", "/v1/parley/deliveries/dlv_nothing", type="ResourceNotFound", status=404)
     admin.error("POST", "/v1/parley/deliveries/dlv_nothing/retry", type="ResourceNotFound", status=404)
+
+
+def test_an_action_that_outlasts_the_timeout_is_a_runtime_error(admin: Api, bot: BotSetup) -> None:
+    def too_slow(_: Received) -> tuple[int, Any]:
+        time.sleep(3.5)
+        return 200, {"output": {}}
+
+    action = {"input": {"schema": {"type": "object"}}, "output": {"schema": {"type": "object"}}}
+    with Recorder(too_slow) as integration_server:
+        install(admin, bot, extra={"actions": {"wait": action}, "url": integration_server.url})
+        started = time.monotonic()
+        failed = bot.api.error(
+            "POST", "/v1/chat/actions", {"type": "chat:wait", "input": {}}, type="Runtime", status=400
+        )
+        assert "did not answer within 3 s" in failed["message"]
+        assert time.monotonic() - started < 3.4
