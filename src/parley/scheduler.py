@@ -13,7 +13,7 @@ import logging
 
 from parley.clock import Clock, iso_from_ms, parse_iso
 from parley.service import events, integration_ops, messages, states, workflows
-from parley.service.definitions import load_bot
+from parley.service.definitions import DefinitionCache
 from parley.store import events as event_store
 from parley.store import states as state_store
 from parley.store import timers
@@ -33,6 +33,7 @@ class Scheduler:
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._cache = DefinitionCache()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="parley-scheduler")
@@ -73,7 +74,7 @@ class Scheduler:
             async with self._db.transaction() as conn:
                 if not await timers.take_timer(conn, kind=timer["kind"], resource_id=timer["resource_id"]):
                     continue
-                bot = await load_bot(conn, timer["bot_id"])
+                bot = await self._cache.current(conn, timer["bot_id"])
                 if bot is None:
                     continue
                 if timer["kind"] == messages.TIMER:
@@ -89,7 +90,7 @@ class Scheduler:
                     await integration_ops.register_again(conn, bot.id, alias, now_ms=now_ms)
         for state in expired:
             async with self._db.transaction() as conn:
-                bot = await load_bot(conn, state["bot_id"])
+                bot = await self._cache.current(conn, state["bot_id"])
                 if bot is None:
                     await state_store.delete_state(conn, id=state["id"])
                 else:

@@ -22,7 +22,6 @@ from parley.store import integrations as integration_store
 from parley.store import messages as message_store
 from parley.store import users as user_store
 from parley.store.database import Connection, Row
-from parley.store.meta import read_epoch
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ def _base64_json(value: Any) -> str:
 
 async def _bot(conn: Connection, cache: DefinitionCache, bot_id: str) -> tuple[Row, BotDefinition]:
     row = await bot_store.get_bot(conn, bot_id)
-    definition = None if row is None else await cache.bot(conn, bot_id, epoch=await read_epoch(conn))
+    definition = None if row is None else await cache.current(conn, bot_id)
     if row is None or definition is None:
         raise Vanished(f"bot {bot_id} no longer exists")
     return row, definition

@@ -10,6 +10,7 @@ from parley.service.schemas import Validator, compile_schema
 from parley.store import bots as bot_store
 from parley.store import integrations as integration_store
 from parley.store.database import Connection, Row
+from parley.store.meta import read_epoch
 
 TagKind = Literal["user", "conversation", "message"]
 
@@ -212,3 +213,8 @@ class DefinitionCache:
         if loaded is not None:
             self._bots[bot_id] = loaded
         return loaded
+
+    async def current(self, conn: Connection, bot_id: str) -> BotDefinition | None:
+        """The bot's definition as of now, for work that has no request (and no API key read)
+        to bring the epoch along: reads the epoch itself."""
+        return await self.bot(conn, bot_id, epoch=await read_epoch(conn))

@@ -18,7 +18,6 @@ from parley.errors import (
 from parley.service import events, outbox, schedule
 from parley.service import tags as tag_rules
 from parley.service.common import Page
-from parley.service.conversations import get_row as get_conversation_row
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition
 from parley.service.get_or_create import Lookup, get_or_create, lookup_key
@@ -292,12 +291,12 @@ async def get_or_create_message(
 
 
 async def _require(conn: Connection, identity: Identity, message_id: str) -> tuple[Row, Row]:
-    """The message and its conversation, if the caller may see them."""
-    row = await store.get_message(conn, bot_id=identity.bot_id, id=message_id)
-    conversation = None if row is None else await get_conversation_row(conn, identity, row["conversation_id"])
-    if row is None or conversation is None:
+    """The message and what the rules need of its conversation (`integration`, `channel`), if the
+    caller may see them. One round trip."""
+    row = await store.get_message_with_conversation(conn, bot_id=identity.bot_id, id=message_id)
+    if row is None or (identity.alias is not None and row["conversation_integration"] != identity.alias):
         raise ResourceNotFound(f"Message {message_id} not found.")
-    return row, conversation
+    return row, {"integration": row["conversation_integration"], "channel": row["conversation_channel"]}
 
 
 async def get_message(conn: Connection, identity: Identity, message_id: str) -> Message:

@@ -45,6 +45,17 @@ async def get_message(conn: Connection, *, bot_id: str, id: str) -> Row | None:
     return await conn.fetch_one(f"SELECT {COLUMNS} FROM messages r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
 
 
+async def get_message_with_conversation(conn: Connection, *, bot_id: str, id: str) -> Row | None:
+    """A message and, in the same round trip, the integration that owns its conversation and the
+    conversation's channel (`conversation_integration`, `conversation_channel`)."""
+    return await conn.fetch_one(
+        f"SELECT {COLUMNS}, c.integration AS conversation_integration, c.channel AS conversation_channel"
+        " FROM messages r JOIN conversations c ON c.id = r.conversation_id WHERE r.id = $1 AND r.bot_id = $2",
+        id,
+        bot_id,
+    )
+
+
 async def update_message(conn: Connection, *, id: str, payload: str, tags: str, now: str) -> None:
     await conn.execute(
         "UPDATE messages SET payload = $2, tags = $3, updated_at = $4 WHERE id = $1", id, payload, tags, now
