@@ -46,6 +46,32 @@ def free_port() -> int:
         return port
 
 
+def wait_until_answering(process: subprocess.Popen[bytes], url: str, *, within: float, what: str) -> None:
+    """Waits until `url` answers 200; raises if the process exits first or `within` seconds pass."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"{what} did not answer on {url} within {within:g} s")
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """Asks a process to stop, and kills it if it has not within 10 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Server:
     """One `parley serve` process and the database behind it."""
@@ -75,25 +101,10 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"parley serve exited with {self.process.returncode}; see {log}")
-            try:
-                httpx.get(self.url + "/v1/admin/bots", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"parley serve did not answer within 30 s; see {log}")
+        wait_until_answering(self.process, self.url + "/healthz", within=30, what=f"parley serve (see {log})")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def kill(self) -> None:
         """Ends the process the hard way (SIGKILL): no shutdown code runs."""

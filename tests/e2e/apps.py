@@ -4,15 +4,13 @@ processes, bot.mjs and integration.mjs), and how a test deploys them to a Parley
 import json
 import secrets
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
-
-from tests.harness import Api, free_port
+from tests.harness import Api, free_port, stop_process, wait_until_answering
+from tests.harness import eventually as poll
 from tests.node_packages import node_env
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -22,15 +20,8 @@ T = TypeVar("T")
 
 
 def eventually(probe: Callable[[], T | None], *, within: float = 15.0, what: str = "the condition") -> T:
-    """Polls `probe` every 20 ms until it returns something other than None (an empty list counts
-    as nothing too); fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        found = probe()
-        if found is not None and found != []:
-            return found
-        assert time.monotonic() < deadline, f"{what}: not reached within {within} s"
-        time.sleep(0.02)
+    """Polls like tests.harness.eventually, with the longer patience Node programs need."""
+    return poll(probe, within=within, what=what)
 
 
 @dataclass
@@ -74,26 +65,14 @@ class NodeApp:
             self.process = subprocess.Popen(
                 [self.node, str(E2E_DIR / self.script)], cwd=E2E_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.script} exited with {self.process.returncode}: {self.log()}")
-            try:
-                if httpx.get(self.url + "health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
-        raise RuntimeError(f"{self.script} did not answer on port {self.port} within 20 s: {self.log()}")
+        try:
+            wait_until_answering(self.process, self.url + "health", within=20, what=self.script)
+        except RuntimeError as failure:
+            raise RuntimeError(f"{failure}: {self.log()}") from None
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def log(self) -> str:
         try:
