@@ -260,3 +260,27 @@ def test_task_states_live_on_existing_tasks(admin: Api) -> None:
     tasker.api.error("POST", missing, {"payload": {}}, type="ResourceNotFound", status=404)
     tasker.api.ok("DELETE", f"/v1/chat/tasks/{task['id']}")
     tasker.api.error("GET", path, type="ResourceNotFound", status=404)
+
+
+def test_conversations_show_their_current_task_and_workflow(bot: BotSetup) -> None:
+    conversation = _conversation(bot.api)
+    path = f"/v1/chat/conversations/{conversation}"
+    fresh = bot.api.ok("GET", path)["conversation"]
+    assert "currentTaskId" not in fresh
+    assert "currentWorkflowId" not in fresh
+    task = bot.api.ok("POST", "/v1/chat/tasks", {"type": "t", "conversationId": conversation}, status=201)["task"]
+    assert bot.api.ok("PUT", path, {"currentTaskId": task["id"]})["conversation"]["currentTaskId"] == task["id"]
+    assert bot.api.ok("GET", path)["conversation"]["currentTaskId"] == task["id"]
+    bot.api.error(
+        "PUT", path, {"currentTaskId": "task_01J00000000000000000000000"}, type="ReferenceNotFound", status=400
+    )
+    assert "currentTaskId" not in bot.api.ok("PUT", path, {"currentTaskId": None})["conversation"]
+
+    body = {"name": "onboarding", "status": "pending", "conversationId": conversation}
+    first = bot.api.ok("POST", "/v1/chat/workflows", body, status=201)["workflow"]
+    second = bot.api.ok("POST", "/v1/chat/workflows", body, status=201)["workflow"]
+    assert bot.api.ok("GET", path)["conversation"]["currentWorkflowId"] == second["id"]
+    bot.api.ok("PUT", f"/v1/chat/workflows/{second['id']}", {"status": "completed"})
+    assert bot.api.ok("GET", path)["conversation"]["currentWorkflowId"] == first["id"]
+    bot.api.ok("PUT", f"/v1/chat/workflows/{first['id']}", {"status": "cancelled"})
+    assert "currentWorkflowId" not in bot.api.ok("GET", path)["conversation"]

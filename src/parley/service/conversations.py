@@ -1,5 +1,9 @@
 """Conversations and participants."""
 
+from typing import Any
+
+from msgspec import UNSET
+
 from parley import ids
 from parley.auth import Identity
 from parley.errors import InvalidPayload, ReferenceNotFound, ResourceNotFound
@@ -18,6 +22,7 @@ from parley.service.models import (
 from parley.service.users import get_row as get_user_row
 from parley.service.users import to_user
 from parley.store import conversations as store
+from parley.store import tasks as task_store
 from parley.store.database import Connection, Row
 from parley.store.sql import Order
 from parley.store.tags import write_tags
@@ -34,6 +39,8 @@ def to_conversation(
         channel=row["channel"],
         integration=row["integration_name"],
         tags=tag_rules.visible(identity, decode_tags(row["tags"]) if tags is None else tags),
+        current_task_id=row["current_task_id"],
+        current_workflow_id=row["current_workflow_id"],
     )
 
 
@@ -148,10 +155,22 @@ async def update_conversation(
 ) -> Conversation:
     row = await require_row(conn, identity, conversation_id)
     changes = tag_rules.qualify(identity, "conversation", body.tags or {}, channel=row["channel"])
+    task_id = row["current_task_id"]
+    if body.current_task_id is not UNSET:
+        task_id = body.current_task_id
+        if task_id is not None and await task_store.get_task(conn, bot_id=identity.bot_id, id=task_id) is None:
+            raise ReferenceNotFound(f"Task {task_id} not found.")
+        await store.set_current_task(conn, id=conversation_id, task_id=task_id, now=now)
     merged = await tag_rules.apply(conn, identity, "conversation", row, changes, now=now)
     if merged is None:
         await store.update_conversation(conn, id=conversation_id, tags=row["tags"], now=now)
-    return to_conversation(identity, row, tags=merged, updated_at=now)
+    return to_conversation(identity, {**_as_dict(row), "current_task_id": task_id}, tags=merged, updated_at=now)
+
+
+def _as_dict(row: Row) -> dict[str, Any]:
+    """The fields to_conversation reads, as a dict that a write can override."""
+    fields = ("id", "created_at", "updated_at", "channel", "integration_name", "tags")
+    return {field: row[field] for field in (*fields, "current_task_id", "current_workflow_id")}
 
 
 async def delete_conversation(conn: Connection, identity: Identity, conversation_id: str) -> None:

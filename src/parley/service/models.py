@@ -59,7 +59,7 @@ class GetOrCreateConversation(CreateConversation):
 
 class UpdateConversation(Body):
     tags: TagChanges | None = None
-    current_task_id: str | None = None
+    current_task_id: Id | UnsetType | None = UNSET
 
 
 class Conversation(Resource):
@@ -69,6 +69,8 @@ class Conversation(Resource):
     channel: str
     integration: str
     tags: dict[str, str]
+    current_task_id: str | None = None
+    current_workflow_id: str | None = None
 
 
 class AddParticipant(Body):

@@ -4,7 +4,14 @@ from parley.store.database import Connection, Row
 from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
 from parley.store.users import COLUMNS as USER_COLUMNS
 
-COLUMNS = "r.id, r.bot_id, r.channel, r.integration, r.integration_name, r.tags, r.created_at, r.updated_at"
+# `current_workflow_id` is derived, not stored: the newest workflow of the conversation that is
+# still active (pending, in progress, listening or paused).
+COLUMNS = (
+    "r.id, r.bot_id, r.channel, r.integration, r.integration_name, r.tags, r.created_at, r.updated_at,"
+    " r.current_task_id, (SELECT w.id FROM workflows w WHERE w.conversation_id = r.id"
+    " AND w.status IN ('pending', 'in_progress', 'listening', 'paused')"
+    " ORDER BY w.created_at DESC, w.id DESC LIMIT 1) AS current_workflow_id"
+)
 
 
 async def insert_conversation(
@@ -37,6 +44,10 @@ async def get_conversation(conn: Connection, *, bot_id: str, id: str) -> Row | N
 
 async def update_conversation(conn: Connection, *, id: str, tags: str, now: str) -> None:
     await conn.execute("UPDATE conversations SET tags = $2, updated_at = $3 WHERE id = $1", id, tags, now)
+
+
+async def set_current_task(conn: Connection, *, id: str, task_id: str | None, now: str) -> None:
+    await conn.execute("UPDATE conversations SET current_task_id = $2, updated_at = $3 WHERE id = $1", id, task_id, now)
 
 
 async def delete_conversation(conn: Connection, *, id: str) -> None:

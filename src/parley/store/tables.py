@@ -113,6 +113,7 @@ conversations = Table(
     Column("tags", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("current_task_id", Text),
     Index("conversations_created", "bot_id", "created_at", "id"),
     Index("conversations_updated", "bot_id", "updated_at", "id"),
 )
@@ -269,6 +270,7 @@ workflows = Table(
     Column("updated_at", Text, nullable=False),
     Index("workflows_created", "bot_id", "created_at", "id"),
     Index("workflows_name", "bot_id", "name", "status"),
+    Index("workflows_conversation", "conversation_id", "status", "created_at"),
 )
 
 tasks = Table(

@@ -48,6 +48,7 @@ async def update_task(conn: Connection, row: Row) -> None:
 async def delete_task(conn: Connection, *, id: str) -> None:
     await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
     await conn.execute("DELETE FROM states WHERE resource_id = $1 AND type = 'task'", id)
+    await conn.execute("UPDATE conversations SET current_task_id = NULL WHERE current_task_id = $1", id)
     await conn.execute("DELETE FROM tasks WHERE id = $1", id)
 
 
