@@ -114,6 +114,7 @@ class Options:
     output: Path | None
     sqlite_analyze: bool
     quiet_wait: float
+    databases: list[str]
 
 
 def _size(text: str) -> int:
@@ -125,6 +126,9 @@ def _size(text: str) -> int:
 def parse_options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--postgres-url", help="also run on PostgreSQL; a database is created and dropped there")
+    parser.add_argument(
+        "--databases", help="which databases to run, comma-separated (default sqlite, and postgresql with a URL)"
+    )
     parser.add_argument("--sizes", help="stored messages per run, comma-separated (default 10000,1000000)")
     parser.add_argument("--duration", type=float, help="seconds measured per scenario (default 10)")
     parser.add_argument("--warmup", type=float, help="seconds of unmeasured load before each (default 2)")
@@ -149,6 +153,13 @@ def parse_options(argv: list[str] | None) -> Options:
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
+    databases = ["sqlite"] + (["postgresql"] if args.postgres_url else [])
+    if args.databases is not None:
+        databases = [d.strip() for d in args.databases.split(",")]
+        if not set(databases) <= {"sqlite", "postgresql"}:
+            parser.error("--databases takes sqlite, postgresql or both")
+        if "postgresql" in databases and not args.postgres_url:
+            parser.error("--databases postgresql needs --postgres-url")
     sizes = args.sizes or ("10000" if args.quick else "10000,1000000")
     return Options(
         postgres_url=args.postgres_url,
@@ -161,6 +172,7 @@ def parse_options(argv: list[str] | None) -> Options:
         output=args.output,
         sqlite_analyze=args.sqlite_analyze,
         quiet_wait=args.quiet_wait,
+        databases=databases,
     )
 
 
@@ -479,11 +491,10 @@ def main(argv: list[str] | None = None) -> int:
     started_at = _revision()
     try:
         require_tools(profile=options.profile is not None)
-        kinds = ["sqlite"] + (["postgresql"] if options.postgres_url else [])
         with tempfile.TemporaryDirectory(prefix="parley-bench-") as folder:
             work = Path(folder)
             measurements = [measure_baseline(options, work)]
-            for kind in kinds:
+            for kind in options.databases:
                 for messages in options.sizes:
                     measurements += measure_parley(options, work, kind, messages)
             revision = _revision()

@@ -157,6 +157,7 @@ async def _seed(db: Database, messages: int, *, sample: int) -> Seeded:
                     "channel": CHANNEL,
                     "integration": "",
                     "integration_name": "",
+                    "current_task_id": None,
                     "tags": "{}",
                     "created_at": at,
                     "updated_at": at,
