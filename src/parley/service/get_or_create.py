@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from parley.store.database import Connection, Row
-from parley.store.tags import find_oldest_by_tags, namespace
+from parley.store.sql import Params
+from parley.store.tags import namespace, oldest_by_tags
 
 T = TypeVar("T")
 
@@ -67,12 +68,12 @@ class Lookup:
         pairs = "\x1f".join(f"{k}\x1e{v}" for k, v in key.pairs)
         return f"get-or-create\x1d{self.bot_id}\x1d{self.kind}\x1d{scope}\x1d{pairs}"
 
-    async def find(self, conn: Connection, key: LookupKey) -> Row | None:
-        return await find_oldest_by_tags(
-            conn,
+    def query(self, params: Params, key: LookupKey) -> str:
+        """The lookup as SQL, with `params` starting at the bot id."""
+        return oldest_by_tags(
+            params,
             table=self.table,
             columns=self.columns,
-            bot_id=self.bot_id,
             kind=self.kind,
             pairs=key.pairs,
             exact_namespaces=key.exact_namespaces,
@@ -80,6 +81,17 @@ class Lookup:
             where=self.scope,
             where_in=self.scope_in,
         )
+
+    async def find(self, conn: Connection, key: LookupKey) -> Row | None:
+        params = Params(self.bot_id)
+        return await conn.fetch_one(self.query(params, key), *params.args)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a lookup made by the caller, before get_or_create, found (None: nothing)."""
+
+    row: Row | None
 
 
 async def get_or_create(
@@ -90,19 +102,20 @@ async def get_or_create(
     unchanged: Callable[[Row], T | None],
     update: Callable[[Row], Awaitable[T]],
     create: Callable[[], Awaitable[T]],
+    found: Found | None = None,
 ) -> tuple[T, bool]:
     """(resource, created). `unchanged` answers a found row that needs no write (or None when it
-    does); `update` writes onto a found row; `create` inserts. Both run inside the transaction."""
+    does); `update` writes onto a found row; `create` inserts. Both run inside the transaction.
+    `found` is the unlocked lookup when the caller has made it already, with other reads."""
     row = None
     if key is not None:
-        row = await lookup.find(conn, key)
+        row = await lookup.find(conn, key) if found is None else found.row
         if row is not None:
             answer = unchanged(row)
             if answer is not None:
                 return answer, False
-    async with conn.transaction():
+    async with conn.transaction(lock=None if key is None else lookup.lock_name(key)):
         if key is not None:
-            await conn.lock(lookup.lock_name(key))
             if not conn.serialized:
                 row = await lookup.find(conn, key)
             if row is not None:

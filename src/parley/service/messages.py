@@ -1,5 +1,6 @@
 """Messages: create, read, update, delete, list, and get-or-create by tags across the bot."""
 
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -20,7 +21,7 @@ from parley.service import tags as tag_rules
 from parley.service.common import Page
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition
-from parley.service.get_or_create import Lookup, get_or_create, lookup_key
+from parley.service.get_or_create import Found, Lookup, get_or_create, lookup_key
 from parley.service.models import (
     CreateMessage,
     GetOrCreateMessage,
@@ -37,7 +38,7 @@ from parley.store import messages as store
 from parley.store import timers
 from parley.store import users as user_store
 from parley.store.database import Connection, Row
-from parley.store.tags import write_tags
+from parley.store.tags import index_tags, write_tags
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 TIMER = "message"
@@ -99,18 +100,19 @@ def _encode_payload(identity: Identity, conversation: Row, message_type: str, pa
     return encoded
 
 
-async def _context(conn: Connection, identity: Identity, conversation_id: str, user_id: str) -> tuple[Row, bool]:
-    """The message's conversation, and whether its author is a user row (and so becomes a
-    participant); the bot writes as itself, with its own id. One round trip."""
-    row = await conversation_store.get_with_author(conn, bot_id=identity.bot_id, id=conversation_id, user_id=user_id)
-    if row is None or (identity.alias is not None and row["integration"] != identity.alias):
+def _context(identity: Identity, row: Row | None, conversation_id: str, user_id: str) -> tuple[Row, bool]:
+    """From a store.context row: what the rules need of the message's conversation (`id`,
+    `integration`, `channel`), and whether its author is a user row (and so becomes a
+    participant); the bot writes as itself, with its own id."""
+    if row is None or (identity.alias is not None and row["context_integration"] != identity.alias):
         raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
+    conversation = {"id": conversation_id, "integration": row["context_integration"], "channel": row["context_channel"]}
     if user_id == identity.bot_id:
-        return row, False
-    author = row["author_integration"]
+        return conversation, False
+    author = row["context_author"]
     if author is None or (identity.alias is not None and author != identity.alias):
         raise ReferenceNotFound(f"User {user_id} not found.")
-    return row, True
+    return conversation, True
 
 
 async def _insert(
@@ -132,25 +134,30 @@ async def _insert(
     created_at = imported_at or now
     message_id = ids.new_id(ids.MESSAGE)
     direction = "outgoing" if identity.installation is None else "incoming"
-    await store.insert_message(
-        conn,
-        id=message_id,
-        bot_id=identity.bot_id,
-        conversation_id=body.conversation_id,
-        user_id=body.user_id,
-        type=body.type,
-        payload=payload,
-        direction=direction,
-        origin=body.origin,
-        tags=encode_json(tags),
-        scheduled_for=scheduled_for,
-        now=created_at,
-    )
-    await write_tags(conn, bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags, replace=False)
+    encoded_tags = encode_json(tags)
+    statements = [
+        store.insert_message(
+            id=message_id,
+            bot_id=identity.bot_id,
+            conversation_id=body.conversation_id,
+            user_id=body.user_id,
+            type=body.type,
+            payload=payload,
+            direction=direction,
+            origin=body.origin,
+            tags=encoded_tags,
+            scheduled_for=scheduled_for,
+            now=created_at,
+        ),
+        *index_tags(bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags),
+    ]
     if is_user:
-        await conversation_store.add_participant(
-            conn, bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id, now=now
+        statements.append(
+            conversation_store.participant(
+                bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id, now=now
+            )
         )
+    await conn.execute_all(statements)
     row = {
         "id": message_id,
         "created_at": created_at,
@@ -160,19 +167,19 @@ async def _insert(
         "direction": direction,
         "user_id": body.user_id,
         "conversation_id": body.conversation_id,
-        "tags": encode_json(tags),
+        "tags": encoded_tags,
         "origin": body.origin,
     }
     if imported_at is None and scheduled_for is None:
-        await hand_off(conn, identity.bot, row, conversation, now=now)
+        await hand_off(conn, identity.bot, row, integration=conversation["integration"], now=now)
     elif imported_at is None and scheduled_for is not None:
         await timers.add_timer(conn, kind=TIMER, resource_id=message_id, bot_id=identity.bot_id, due_at=scheduled_for)
     return to_message(identity, row, tags=tags)
 
 
-async def hand_off(conn: Connection, bot: BotDefinition, message: Row, conversation: Row, *, now: str) -> None:
+async def hand_off(conn: Connection, bot: BotDefinition, message: Row, *, integration: str, now: str) -> None:
     """Dispatches a message that has just become visible: an incoming one to the bot as a
-    `message_created` event, an outgoing one to the integration that owns its conversation. The
+    `message_created` event, an outgoing one to the `integration` that owns its conversation. The
     bot never receives what it wrote itself, and synthetic messages go nowhere."""
     if message["origin"] == "synthetic":
         return
@@ -181,10 +188,11 @@ async def hand_off(conn: Connection, bot: BotDefinition, message: Row, conversat
             return
         view = Identity(bot)
         user = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
+        conversation = await conversation_store.get_conversation(conn, bot_id=bot.id, id=message["conversation_id"])
         payload = {
             "message": to_message(view, message),
             "user": None if user is None else to_user(view, user),
-            "conversation": to_conversation(view, conversation),
+            "conversation": None if conversation is None else to_conversation(view, conversation),
         }
         await events.record(
             conn,
@@ -196,11 +204,11 @@ async def hand_off(conn: Connection, bot: BotDefinition, message: Row, conversat
             message_id=message["id"],
             now=now,
         )
-    elif conversation["integration"]:
+    elif integration:
         await outbox.to_integration(
             conn,
             bot_id=bot.id,
-            alias=conversation["integration"],
+            alias=integration,
             operation="message_created",
             message_id=message["id"],
             ordering_key=message["conversation_id"],
@@ -210,18 +218,16 @@ async def hand_off(conn: Connection, bot: BotDefinition, message: Row, conversat
 
 async def release(conn: Connection, bot: BotDefinition, message_id: str, *, now: str) -> None:
     """A scheduled message has come due: dispatch it as if it had just been created."""
-    message = await store.get_message(conn, bot_id=bot.id, id=message_id)
-    conversation = (
-        None
-        if message is None
-        else await conversation_store.get_conversation(conn, bot_id=bot.id, id=message["conversation_id"])
-    )
-    if message is not None and conversation is not None:
-        await hand_off(conn, bot, message, conversation, now=now)
+    message = await store.get_message_with_conversation(conn, bot_id=bot.id, id=message_id)
+    if message is not None:
+        await hand_off(conn, bot, message, integration=message["conversation_integration"], now=now)
 
 
 async def create_message(conn: Connection, identity: Identity, body: CreateMessage, *, now_ms: int) -> Message:
-    conversation, is_user = await _context(conn, identity, body.conversation_id, body.user_id)
+    found = await store.context(
+        conn, bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id
+    )
+    conversation, is_user = _context(identity, found, body.conversation_id, body.user_id)
     payload = _encode_payload(identity, conversation, body.type, body.payload)
     changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation["channel"])
     due = schedule.due_ms(body.schedule, now_ms)
@@ -244,8 +250,27 @@ async def get_or_create_message(
 ) -> tuple[Message, bool]:
     """Runs its own transaction: see parley.service.get_or_create. The lookup spans the whole
     bot; a match in another conversation is a RelationConflict. With `imported_at`, a message
-    created is an import (see _insert)."""
-    conversation, is_user = await _context(conn, identity, body.conversation_id, body.user_id)
+    created is an import (see _insert).
+
+    The unlocked lookup is made in the same round trip as the conversation is read, with the key
+    the tags have on any channel; it is used only if the conversation's own channel yields the
+    same key (an integration's tags declared on another channel are refused below)."""
+    lookup = Lookup(table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
+    try:
+        early_key = lookup_key(
+            tag_rules.qualify(identity, "message", body.tags),
+            tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags),
+        )
+    except InvalidPayload:
+        early_key = None
+    found = await store.context(
+        conn,
+        bot_id=identity.bot_id,
+        conversation_id=body.conversation_id,
+        user_id=body.user_id,
+        match=None if early_key is None else partial(lookup.query, key=early_key),
+    )
+    conversation, is_user = _context(identity, found, body.conversation_id, body.user_id)
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
     channel = conversation["channel"]
     changes = tag_rules.qualify(identity, "message", body.tags, channel=channel)
@@ -253,6 +278,9 @@ async def get_or_create_message(
     scheduled_for = None if due is None else iso_from_ms(due)
     key = lookup_key(changes, tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags, channel=channel))
     now = iso_from_ms(now_ms)
+    first = None
+    if early_key is not None and key == early_key and found is not None:
+        first = Found(found if found["id"] is not None else None)
 
     def same_conversation(row: Row) -> None:
         if row["conversation_id"] != body.conversation_id:
@@ -286,8 +314,7 @@ async def get_or_create_message(
             imported_at=imported_at,
         )
 
-    lookup = Lookup(table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
-    return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
+    return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create, found=first)
 
 
 async def _require(conn: Connection, identity: Identity, message_id: str) -> tuple[Row, Row]:

@@ -1,6 +1,6 @@
 """Conversations and their participants."""
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection, Row, Statement
 from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
 from parley.store.users import COLUMNS as USER_COLUMNS
 
@@ -99,16 +99,17 @@ async def list_conversations(
     return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)
 
 
-async def add_participant(conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, now: str) -> None:
+def participant(*, bot_id: str, conversation_id: str, user_id: str, now: str) -> Statement:
     """Adds a participant; one already there stays as it is."""
-    await conn.execute(
+    return (
         "INSERT INTO participants (conversation_id, user_id, bot_id, created_at) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (conversation_id, user_id) DO NOTHING",
-        conversation_id,
-        user_id,
-        bot_id,
-        now,
+        (conversation_id, user_id, bot_id, now),
     )
+
+
+async def add_participant(conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, now: str) -> None:
+    await conn.execute_all([participant(bot_id=bot_id, conversation_id=conversation_id, user_id=user_id, now=now)])
 
 
 async def get_participant(conn: Connection, *, conversation_id: str, user_id: str) -> Row | None:
@@ -135,15 +136,3 @@ async def list_participants(
         " WHERE r.id IN (SELECT p.user_id FROM participants p WHERE p.conversation_id = $1)"
     )
     return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
-
-
-async def get_with_author(conn: Connection, *, bot_id: str, id: str, user_id: str) -> Row | None:
-    """A conversation and, in the same round trip, the owning integration of a user of the bot
-    (`author_integration`, NULL when there is no such user)."""
-    return await conn.fetch_one(
-        f"SELECT {COLUMNS}, (SELECT u.integration FROM users u WHERE u.id = $3 AND u.bot_id = $2)"
-        " AS author_integration FROM conversations r WHERE r.id = $1 AND r.bot_id = $2",
-        id,
-        bot_id,
-        user_id,
-    )

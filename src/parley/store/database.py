@@ -1,17 +1,21 @@
 """One small async interface over SQLite (stdlib sqlite3) and PostgreSQL (asyncpg)."""
 
+import asyncio
 import hashlib
 import re
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from functools import lru_cache
 from typing import Any, Protocol
 
 import asyncpg
 
 from parley.config import Settings
+
+# A statement and its arguments, for Connection.execute_all.
+Statement = tuple[str, Sequence[Any]]
 
 
 class Row(Protocol):
@@ -31,19 +35,21 @@ class Connection(Protocol):
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    async def execute_all(self, statements: Sequence[Statement]) -> None:
+        """Runs INSERT, UPDATE or DELETE statements in order, in one round trip where the database
+        allows. They must not depend on one another's changes, nor change the same row twice."""
+        ...
+
     async def fetch_one(self, sql: str, *args: Any) -> Row | None: ...
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]: ...
 
     async def fetch_value(self, sql: str, *args: Any) -> Any: ...
 
-    async def lock(self, key: str) -> None:
-        """Holds a lock on `key` until the transaction ends, serialising work on the same key."""
-        ...
-
-    def transaction(self) -> AbstractAsyncContextManager[None]:
+    def transaction(self, *, lock: str | None = None) -> AbstractAsyncContextManager[None]:
         """A write transaction on this connection: committed when the block ends, rolled back
-        when it raises."""
+        when it raises. With `lock`, it first takes a lock on that key, held until it ends, which
+        serialises transactions that name the same key."""
         ...
 
 
@@ -75,7 +81,8 @@ class SqliteConnection:
         self._in_transaction = False
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
+    async def transaction(self, *, lock: str | None = None) -> AsyncIterator[None]:
+        # BEGIN IMMEDIATE takes the database's single write lock, which serialises every key.
         if self._in_transaction:
             raise RuntimeError("a SQLite transaction is already open; transactions must not await I/O")
         self._in_transaction = True
@@ -96,6 +103,10 @@ class SqliteConnection:
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._raw.executemany(_sqlite_sql(sql), rows)
 
+    async def execute_all(self, statements: Sequence[Statement]) -> None:
+        for sql, args in statements:
+            self._raw.execute(_sqlite_sql(sql), args)
+
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = self._raw.execute(_sqlite_sql(sql), args).fetchone()
         return row
@@ -106,10 +117,6 @@ class SqliteConnection:
     async def fetch_value(self, sql: str, *args: Any) -> Any:
         row = self._raw.execute(_sqlite_sql(sql), args).fetchone()
         return None if row is None else row[0]
-
-    async def lock(self, key: str) -> None:
-        # BEGIN IMMEDIATE already holds the database's single write lock.
-        return None
 
     # Nothing can commit between a read on this connection and the transaction that follows it
     # (no other connection writes the same rows, and nothing here suspends): what was read
@@ -182,6 +189,12 @@ class SqliteDatabase:
         self._raw.close()
 
 
+@lru_cache(maxsize=1024)
+def _shifted(sql: str, offset: int) -> str:
+    """`sql` with its `$n` parameters renumbered to follow `offset` earlier ones."""
+    return re.sub(r"\$(\d+)", lambda found: f"${int(found.group(1)) + offset}", sql) if offset else sql
+
+
 def _lock_key(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
@@ -201,6 +214,19 @@ class PostgresConnection:
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._raw.executemany(sql, rows)
 
+    async def execute_all(self, statements: Sequence[Statement]) -> None:
+        if len(statements) == 1:
+            await self._raw.execute(statements[0][0], *statements[0][1])
+            return
+        # One statement whose parts are data-modifying WITH queries: PostgreSQL runs every part
+        # (against the same snapshot) whether or not the final SELECT reads it.
+        parts: list[str] = []
+        args: list[Any] = []
+        for index, (sql, values) in enumerate(statements):
+            parts.append(f"s{index} AS ({_shifted(sql, len(args))})")
+            args.extend(values)
+        await self._raw.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
+
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = await self._raw.fetchrow(sql, *args)
         return row
@@ -212,13 +238,24 @@ class PostgresConnection:
     async def fetch_value(self, sql: str, *args: Any) -> Any:
         return await self._raw.fetchval(sql, *args)
 
-    async def lock(self, key: str) -> None:
-        await self._raw.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(key))
-
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        async with self._raw.transaction():
+    async def transaction(self, *, lock: str | None = None) -> AsyncIterator[None]:
+        if lock is None:
+            async with self._raw.transaction():
+                yield
+            return
+        # The lock is taken in the round trip that opens the transaction: the simple query
+        # protocol runs both statements at once, and the key is an integer literal.
+        try:
+            await self._raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({_lock_key(lock)})")
             yield
+        except BaseException:
+            # A connection that cannot roll back here is rolled back or dropped by the pool
+            # when it is released; the error that got us here is the one to report.
+            with suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await self._raw.execute("ROLLBACK")
+            raise
+        await self._raw.execute("COMMIT")
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -229,9 +266,13 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, size: int, acquire_timeout: float) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        # Requests wait for a connection in arrival order. The pool's own wait is not fair: a
+        # connection handed back goes to whoever asks first, often a newcomer, and a request that
+        # keeps losing that race waits for hundreds of milliseconds under load.
+        self._turns = asyncio.Semaphore(size)
 
     @classmethod
     async def connect(
@@ -248,16 +289,31 @@ class PostgresDatabase:
             timeout=acquire_timeout_ms / 1000,
             server_settings={"statement_timeout": str(statement_timeout_ms)},
         )
-        return cls(pool, acquire_timeout=acquire_timeout_ms / 1000)
+        return cls(pool, size=max_size, acquire_timeout=acquire_timeout_ms / 1000)
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection, awaited (turn and connecting included) at most the acquire timeout."""
+        async with asyncio.timeout(self._acquire_timeout):
+            await self._turns.acquire()
+        try:
+            async with asyncio.timeout(self._acquire_timeout):
+                raw = await self._pool.acquire()
+            try:
+                yield raw
+            finally:
+                await self._pool.release(raw)
+        finally:
+            self._turns.release()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire(timeout=self._acquire_timeout) as raw, raw.transaction():
+        async with self._acquire() as raw, raw.transaction():
             yield PostgresConnection(raw)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        async with self._pool.acquire(timeout=self._acquire_timeout) as raw:
+        async with self._acquire() as raw:
             yield PostgresConnection(raw)
 
     async def close(self) -> None:

@@ -1,6 +1,8 @@
 """Messages."""
 
-from parley.store.database import Connection, Row
+from collections.abc import Callable
+
+from parley.store.database import Connection, Row, Statement
 from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
 
 COLUMNS = (
@@ -9,8 +11,7 @@ COLUMNS = (
 )
 
 
-async def insert_message(
-    conn: Connection,
+def insert_message(
     *,
     id: str,
     bot_id: str,
@@ -23,22 +24,42 @@ async def insert_message(
     tags: str,
     scheduled_for: str | None,
     now: str,
-) -> None:
-    await conn.execute(
+) -> Statement:
+    return (
         "INSERT INTO messages (id, bot_id, conversation_id, user_id, type, payload, direction, origin, tags,"
         " scheduled_for, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-        id,
-        bot_id,
-        conversation_id,
-        user_id,
-        type,
-        payload,
-        direction,
-        origin,
-        tags,
-        scheduled_for,
-        now,
+        (
+            id,
+            bot_id,
+            conversation_id,
+            user_id,
+            type,
+            payload,
+            direction,
+            origin,
+            tags,
+            scheduled_for,
+            now,
+        ),
     )
+
+
+async def context(
+    conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, match: Callable[[Params], str] | None = None
+) -> Row | None:
+    """What writing a message needs, in one round trip: the integration that owns the
+    conversation and its channel (`context_integration`, `context_channel`), the integration that
+    owns the author if the author is a user of the bot (`context_author`, NULL otherwise) and,
+    with `match` (a query for one message, built on `params` from `$1`, the bot id), the columns of
+    the message it finds, NULL when none. No row: no such conversation."""
+    params = Params(bot_id)
+    author = f"(SELECT u.integration FROM users u WHERE u.id = {params(user_id)} AND u.bot_id = $1)"
+    matched = ("", "") if match is None else (", m.*", f" LEFT JOIN ({match(params)}) m ON 1 = 1")
+    sql = (
+        f"SELECT c.integration AS context_integration, c.channel AS context_channel, {author} AS context_author"
+        f"{matched[0]} FROM conversations c{matched[1]} WHERE c.id = {params(conversation_id)} AND c.bot_id = $1"
+    )
+    return await conn.fetch_one(sql, *params.args)
 
 
 async def get_message(conn: Connection, *, bot_id: str, id: str) -> Row | None:

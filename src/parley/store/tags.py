@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection, Statement
 from parley.store.sql import Params
 
 
@@ -12,17 +12,25 @@ def namespace(key: str) -> str:
     return head if sep else ""
 
 
+def index_tags(*, bot_id: str, kind: str, resource_id: str, tags: Mapping[str, str]) -> list[Statement]:
+    """The statement that indexes the tags of a new resource (none when it has no tags)."""
+    if not tags:
+        return []
+    params = Params(bot_id, kind, resource_id)
+    rows = ", ".join(
+        f"($1, $2, $3, {params(key)}, {params(value)}, {params(namespace(key))})" for key, value in tags.items()
+    )
+    return [(f"INSERT INTO tag_index (bot_id, kind, resource_id, key, value, ns) VALUES {rows}", params.args)]
+
+
 async def write_tags(
     conn: Connection, *, bot_id: str, kind: str, resource_id: str, tags: Mapping[str, str], replace: bool
 ) -> None:
     """Indexes `tags` for a resource; with `replace`, its previous index rows go first."""
     if replace:
         await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", resource_id)
-    if tags:
-        await conn.execute_many(
-            "INSERT INTO tag_index (bot_id, kind, resource_id, key, value, ns) VALUES ($1, $2, $3, $4, $5, $6)",
-            [(bot_id, kind, resource_id, key, value, namespace(key)) for key, value in tags.items()],
-        )
+    for sql, args in index_tags(bot_id=bot_id, kind=kind, resource_id=resource_id, tags=tags):
+        await conn.execute(sql, *args)
 
 
 async def delete_tags(conn: Connection, resource_ids: list[str]) -> None:
@@ -31,27 +39,26 @@ async def delete_tags(conn: Connection, resource_ids: list[str]) -> None:
         await conn.execute(f"DELETE FROM tag_index WHERE resource_id IN ({params.many(resource_ids)})", *params.args)
 
 
-async def find_oldest_by_tags(
-    conn: Connection,
+def oldest_by_tags(
+    params: Params,
     *,
     table: str,
     columns: str,
-    bot_id: str,
     kind: str,
     pairs: tuple[tuple[str, str], ...],
     exact_namespaces: frozenset[str] | None,
     exact_all: bool = False,
     where: Mapping[str, str] | None = None,
     where_in: Mapping[str, Sequence[str]] | None = None,
-) -> Row | None:
-    """The oldest resource that carries every (key, value) of `pairs`.
+) -> str:
+    """A query for the oldest resource of the bot in `$1` that carries every (key, value) of
+    `pairs`; its other arguments are added to `params`.
 
     With `exact_namespaces`, a resource that has any other tag in those namespaces does not
     match: its tag set there must be exactly `pairs`. With `exact_all`, its whole tag set must be
     exactly `pairs` (no pairs: a resource without tags). `where` and `where_in` are equalities
     and memberships on the resource's own columns.
     """
-    params = Params(bot_id)
     joins = "".join(
         f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = {params(kind)}"
         f" AND t{i}.key = {params(key)} AND t{i}.value = {params(value)}"
@@ -68,11 +75,10 @@ async def find_oldest_by_tags(
     # (its index on (bot_id, created_at) would satisfy ORDER BY ... LIMIT 1) and probing the tag
     # index row by row: that plan reads every resource of the bot. Ordering by an expression, the
     # lookup starts from the tag index and sorts the few matches instead.
-    sql = (
+    return (
         f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions}"
         " ORDER BY r.created_at || '', r.id LIMIT 1"
     )
-    return await conn.fetch_one(sql, *params.args)
 
 
 async def retag(
