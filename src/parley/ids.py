@@ -1,11 +1,16 @@
 """Resource identifiers: `<prefix>_<ULID>`, monotonic within a process."""
 
+import base64
 import os
 import threading
 import time
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_RANDOM_MAX = (1 << 80) - 1
+# Base32 digits (RFC 4648) translated to Crockford's, which ULIDs use.
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_RANDOM_BITS = 80
+_RANDOM_MAX = (1 << _RANDOM_BITS) - 1
+# Random bytes are read from the system this many at a time, not once per millisecond.
+_ENTROPY_CHUNK = 4096
 
 
 class _UlidGenerator:
@@ -15,6 +20,14 @@ class _UlidGenerator:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_random = 0
+        self._entropy = b""
+
+    def _fresh_random(self) -> int:
+        if len(self._entropy) < 10:
+            self._entropy = os.urandom(_ENTROPY_CHUNK)
+        chunk, self._entropy = self._entropy[:10], self._entropy[10:]
+        # The top bit stays clear, leaving room to count up within a millisecond.
+        return int.from_bytes(chunk, "big") >> 1
 
     def new(self) -> str:
         with self._lock:
@@ -24,16 +37,17 @@ class _UlidGenerator:
                 self._last_random += 1
                 if self._last_random > _RANDOM_MAX:
                     ms += 1
-                    self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
+                    self._last_random = self._fresh_random()
             else:
-                self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
+                self._last_random = self._fresh_random()
             self._last_ms = ms
-            value = (ms << 80) | self._last_random
-        chars = []
-        for _ in range(26):
-            chars.append(_CROCKFORD[value & 31])
-            value >>= 5
-        return "".join(reversed(chars))
+            random = self._last_random
+        # 48 bits of time in 10 digits (the first two carry its top 8 bits), then 80 random bits
+        # in 16 digits: 5 bytes are 8 base32 digits, without padding.
+        high = (ms >> 40).to_bytes(5, "big")
+        low = (ms & ((1 << 40) - 1)).to_bytes(5, "big")
+        encoded = base64.b32encode(high + low + random.to_bytes(10, "big")).translate(_TO_CROCKFORD)
+        return (encoded[6:8] + encoded[8:]).decode()
 
 
 _generator = _UlidGenerator()
