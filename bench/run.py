@@ -10,10 +10,11 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import httpx
@@ -79,6 +80,10 @@ class Measurement:
     status_errors: int
     socket_errors: int
     timeouts: int
+    # The baseline measured just before this run (its own figures for a baseline run): ratios
+    # compare two measurements made within seconds of each other, not minutes.
+    baseline_per_second: float = 0.0
+    baseline_cpu_per_1k: float = 0.0
 
     @property
     def errors(self) -> int:
@@ -95,6 +100,16 @@ class Measurement:
     @property
     def postgres_cpu_per_1k(self) -> float | None:
         return None if self.postgres_cpu_seconds is None else self.postgres_cpu_seconds / self.requests * 1000
+
+    @property
+    def share(self) -> float:
+        """Requests/s as a fraction of the paired baseline's."""
+        return self.per_second / self.baseline_per_second
+
+    @property
+    def cpu_share(self) -> float:
+        """The paired baseline's server CPU per request as a fraction of this run's."""
+        return self.baseline_cpu_per_1k / self.cpu_per_1k
 
     @property
     def other_load(self) -> float:
@@ -302,7 +317,9 @@ def _fake_seeded() -> Seeded:
     return Seeded("bot_BASELINE", "bp_bak_baseline", [ids[0]], [ids[1]], [], 1000)
 
 
-def measure_baseline(options: Options, work: Path) -> Measurement:
+@contextmanager
+def _baseline(options: Options, work: Path) -> Iterator[Callable[[], Measurement]]:
+    """The baseline server, running for the whole session; yields a function that measures it."""
     seeded = _fake_seeded()
     data = work / "baseline"
     _write_data(data, seeded)
@@ -312,7 +329,12 @@ def measure_baseline(options: Options, work: Path) -> Measurement:
         if response.status_code != 200:
             raise BenchError(f"baseline: the check request was answered {response.status_code} {response.text}")
         env = _lua_env(seeded, data, "finds")
-        return _load(server, options, env=env, database="baseline", messages=0, scenario="baseline")
+
+        def measure() -> Measurement:
+            found = _load(server, options, env=env, database="baseline", messages=0, scenario="baseline")
+            return replace(found, baseline_per_second=found.per_second, baseline_cpu_per_1k=found.cpu_per_1k)
+
+        yield measure
 
 
 @contextmanager
@@ -331,33 +353,60 @@ def _database(kind: str, options: Options, work: Path, messages: int) -> Iterato
             leftover.unlink()
 
 
-def measure_parley(options: Options, work: Path, kind: str, messages: int) -> list[Measurement]:
+@dataclass(frozen=True)
+class _Served:
+    messages: int
+    seeded: Seeded
+    data: Path
+    server: Server
+    postgres_name: str | None
+
+
+@contextmanager
+def _served(stack: ExitStack, options: Options, work: Path, kind: str, messages: int) -> Iterator[_Served]:
+    url, postgres_name = stack.enter_context(_database(kind, options, work, messages))
+    print(f"seeding {messages:,} messages into {kind} ...", file=sys.stderr, flush=True)
+    started = datetime.datetime.now()
+    seeded = seed(Settings(database_url=url), messages=messages, sqlite_analyze=options.sqlite_analyze)
+    print(f"  seeded in {(datetime.datetime.now() - started).total_seconds():.0f} s", file=sys.stderr)
+    data = work / f"data-{kind}-{messages}"
+    _write_data(data, seeded)
+    server = stack.enter_context(running(parley_server(url, work / f"parley-{kind}-{messages}.log")))
+    yield _Served(messages, seeded, data, server, postgres_name)
+
+
+def measure_parley(options: Options, work: Path, kind: str, baseline: Callable[[], Measurement]) -> list[Measurement]:
+    """Every scenario on every size of one database. All sizes are seeded and served first, then
+    each scenario runs on each size in turn, each run right after a baseline run: the growth
+    from one size to the next, and every ratio to the baseline, compare measurements made within
+    seconds of each other on a machine whose speed drifts over minutes."""
     found = []
-    with _database(kind, options, work, messages) as (url, postgres_name):
-        print(f"seeding {messages:,} messages into {kind} ...", file=sys.stderr, flush=True)
-        started = datetime.datetime.now()
-        seeded = seed(Settings(database_url=url), messages=messages, sqlite_analyze=options.sqlite_analyze)
-        print(f"  seeded in {(datetime.datetime.now() - started).total_seconds():.0f} s", file=sys.stderr)
-        data = work / f"data-{kind}-{messages}"
-        _write_data(data, seeded)
-        with running(parley_server(url, work / f"parley-{kind}-{messages}.log")) as server:
-            for scenario in options.scenarios:
-                _check(server, seeded, scenario)
+    with ExitStack() as stack:
+        served = []
+        for messages in options.sizes:
+            with _served(stack, options, work, kind, messages) as one:
+                served.append(one)
+        for scenario in options.scenarios:
+            for one in served:
+                _check(one.server, one.seeded, scenario)
                 profile = None
                 if options.profile is not None:
                     options.profile.mkdir(parents=True, exist_ok=True)
-                    profile = options.profile / f"{kind}-{messages}-{scenario}.txt"
+                    profile = options.profile / f"{kind}-{one.messages}-{scenario}.txt"
+                paired = baseline()
+                found.append(paired)
+                measured = _load(
+                    one.server,
+                    options,
+                    env=_lua_env(one.seeded, one.data, scenario),
+                    database=kind,
+                    messages=one.messages,
+                    scenario=scenario,
+                    postgres_name=one.postgres_name,
+                    profile=profile,
+                )
                 found.append(
-                    _load(
-                        server,
-                        options,
-                        env=_lua_env(seeded, data, scenario),
-                        database=kind,
-                        messages=messages,
-                        scenario=scenario,
-                        postgres_name=postgres_name,
-                        profile=profile,
-                    )
+                    replace(measured, baseline_per_second=paired.per_second, baseline_cpu_per_1k=paired.cpu_per_1k)
                 )
     return found
 
@@ -400,33 +449,36 @@ def _count(messages: int) -> str:
 
 
 def report(measurements: list[Measurement], options: Options, *, revision: str) -> str:
-    baseline = next(m for m in measurements if m.database == "baseline")
+    baselines = sorted(m.per_second for m in measurements if m.database == "baseline")
+    parley = [m for m in measurements if m.database != "baseline"]
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"{now}; {_machine()}; parley {revision}",
         f"server pinned to core 0 (one process), wrk -t1 -c{options.connections} on core 1,"
         f" {options.duration:g} s per scenario after {options.warmup:g} s of warm-up"
         + ("; SQLite ANALYZEd after seeding (--sqlite-analyze)" if options.sqlite_analyze else ""),
+        f"baseline (parse + respond, no storage), measured before every run: median {median(baselines):,.0f} req/s,"
+        f" {baselines[0]:,.0f} to {baselines[-1]:,.0f}",
         "",
-        "| database | messages | scenario | req/s | of baseline | of baseline, by CPU | p50 ms | p99 ms | p99/p50"
-        " | server CPU s/1k req | PostgreSQL CPU s/1k req | errors | other load |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| database | messages | scenario | req/s | baseline req/s | of baseline | of baseline, by CPU | p50 ms"
+        " | p99 ms | p99/p50 | server CPU s/1k req | PostgreSQL CPU s/1k req | errors | other load |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for m in measurements:
+    for m in parley:
         postgres = m.postgres_cpu_per_1k
         lines.append(
             f"| {m.database} | {_count(m.messages)} | {TITLES[m.scenario]} | {m.per_second:,.0f}"
-            f" | {m.per_second / baseline.per_second:.2f} | {baseline.cpu_per_1k / m.cpu_per_1k:.2f}"
-            f" | {m.p50_ms:.2f} | {m.p99_ms:.2f}"
+            f" | {m.baseline_per_second:,.0f} | {m.share:.2f} | {m.cpu_share:.2f} | {m.p50_ms:.2f} | {m.p99_ms:.2f}"
             f" | {m.p99_ms / m.p50_ms:.1f} | {m.cpu_per_1k:.3f} | {'-' if postgres is None else f'{postgres:.3f}'}"
             f" | {m.errors} | {m.other_load:.2f} |"
         )
-    growth = _growth(measurements)
+    growth = _growth(parley)
     if growth:
         small, large = _count(min(options.sizes)), _count(max(options.sizes))
         lines += [
             "",
-            f"Growth from {small} to {large} stored messages (time per request; server CPU per request):",
+            f"Growth from {small} to {large} stored messages: how many times longer a request takes, each"
+            " size relative to its own baseline run (and by server CPU per request):",
             "",
             f"| database | scenario | req/s at {small} | req/s at {large} | growth | CPU growth |",
             "|---|---|--:|--:|--:|--:|",
@@ -434,9 +486,9 @@ def report(measurements: list[Measurement], options: Options, *, revision: str) 
         for low, high in growth:
             lines.append(
                 f"| {low.database} | {TITLES[low.scenario]} | {low.per_second:,.0f} | {high.per_second:,.0f}"
-                f" | {low.per_second / high.per_second:.2f} | {high.cpu_per_1k / low.cpu_per_1k:.2f} |"
+                f" | {low.share / high.share:.2f} | {low.cpu_share / high.cpu_share:.2f} |"
             )
-    lines += ["", *_targets(measurements, baseline, growth)]
+    lines += ["", *_targets(parley, growth)]
     busy = max(m.other_load for m in measurements)
     if busy > BUSY:
         lines += [
@@ -460,21 +512,17 @@ def _growth(measurements: list[Measurement]) -> list[tuple[Measurement, Measurem
     return pairs
 
 
-def _targets(
-    measurements: list[Measurement], baseline: Measurement, growth: list[tuple[Measurement, Measurement]]
-) -> list[str]:
+def _targets(measurements: list[Measurement], growth: list[tuple[Measurement, Measurement]]) -> list[str]:
     lines = ["Targets (issue 'bench'):"]
     for (database, scenario), share in TARGETS.items():
-        runs = [m for m in measurements if m.database == database and m.scenario == scenario]
-        for m in runs:
-            got = m.per_second / baseline.per_second
-            verdict = "met" if got >= share else "missed"
+        for m in (m for m in measurements if m.database == database and m.scenario == scenario):
+            verdict = "met" if m.share >= share else "missed"
             lines.append(
-                f"- {scenario} on {database} at {_count(m.messages)}: {got:.0%} of the baseline's req/s"
-                f" (target ≥ {share:.0%}): {verdict}; {baseline.cpu_per_1k / m.cpu_per_1k:.0%} by server CPU"
+                f"- {scenario} on {database} at {_count(m.messages)}: {m.share:.0%} of the baseline's req/s"
+                f" (target ≥ {share:.0%}): {verdict}; {m.cpu_share:.0%} by server CPU"
             )
     for low, high in growth:
-        got = low.per_second / high.per_second
+        got = low.share / high.share
         verdict = "met" if got <= MAX_GROWTH else "missed"
         lines.append(f"- growth of {low.scenario} on {low.database}: {got:.2f} (target ≤ {MAX_GROWTH}): {verdict}")
     tails = ", ".join(
@@ -491,12 +539,14 @@ def main(argv: list[str] | None = None) -> int:
     started_at = _revision()
     try:
         require_tools(profile=options.profile is not None)
-        with tempfile.TemporaryDirectory(prefix="parley-bench-") as folder:
+        with (
+            tempfile.TemporaryDirectory(prefix="parley-bench-") as folder,
+            _baseline(options, Path(folder)) as baseline,
+        ):
             work = Path(folder)
-            measurements = [measure_baseline(options, work)]
+            measurements: list[Measurement] = []
             for kind in options.databases:
-                for messages in options.sizes:
-                    measurements += measure_parley(options, work, kind, messages)
+                measurements += measure_parley(options, work, kind, baseline)
             revision = _revision()
             if revision != started_at:
                 revision = f"{started_at} at the start, {revision} at the end: the code changed during the run"
