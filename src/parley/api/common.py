@@ -230,6 +230,9 @@ DATABASE_UNAVAILABLE = (
     # "database is not currently accepting connections" (maintenance): raised when connecting.
     asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
     asyncpg.exceptions.InterfaceError,
+    # A connection whose backend was terminated while it sat idle in the pool can fail its next
+    # query this way ("cannot switch to state ...; another operation is in progress").
+    asyncpg.exceptions.InternalClientError,
     OSError,
     TimeoutError,
 )
