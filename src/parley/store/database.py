@@ -75,47 +75,113 @@ def _sqlite_sql(sql: str) -> str:
     return re.sub(r"\$(\d+)", r"?\1", sql)
 
 
-class SqliteConnection:
+class _GroupCommit:
+    """The single SQLite connection's write transactions, committed in groups.
+
+    The first write transaction opens a database transaction and schedules its COMMIT for the
+    event loop's next turn; every write transaction until then runs inside it, as a savepoint
+    that its own failure rolls back. One COMMIT (its log writes and lock calls) serves all the
+    writes of a turn instead of one each."""
+
     def __init__(self, raw: sqlite3.Connection) -> None:
-        self._raw = raw
-        self._in_transaction = False
+        self.raw = raw
+        self.in_transaction = False
+        # Resolved when the open group has committed; None while no group is open.
+        self.group: asyncio.Future[None] | None = None
+
+    def join(self) -> "asyncio.Future[None]":
+        if self.group is not None and not self.raw.in_transaction:
+            # SQLite rolled the whole group back after an I/O error: it fails, and a new one opens.
+            self.commit()
+        if self.group is None:
+            self.raw.execute("BEGIN IMMEDIATE")
+            loop = asyncio.get_running_loop()
+            self.group = loop.create_future()
+            loop.call_soon(self.commit)
+        return self.group
+
+    def commit(self) -> None:
+        """Commits the open group, if any; its transactions raise what COMMIT raised."""
+        group, self.group = self.group, None
+        if group is None:
+            return
+        try:
+            self.raw.execute("COMMIT")
+        except BaseException as error:
+            with suppress(sqlite3.Error):
+                self.raw.execute("ROLLBACK")
+            group.set_exception(error)
+            # Every transaction of the group raises it; the future need not report it as unseen.
+            group.exception()
+        else:
+            group.set_result(None)
+
+
+class SqliteConnection:
+    """One request's (or task's) use of the single connection. It remembers the newest group
+    that was open when it ran a statement: what it read may be that group's uncommitted work, so
+    it is not done (and nothing is answered) until that group has committed."""
+
+    def __init__(self, writer: _GroupCommit) -> None:
+        self._writer = writer
+        self._raw = writer.raw
+        self._seen: asyncio.Future[None] | None = None
 
     @asynccontextmanager
     async def transaction(self, *, lock: str | None = None) -> AsyncIterator[None]:
-        # BEGIN IMMEDIATE takes the database's single write lock, which serialises every key.
-        if self._in_transaction:
+        # The database has a single writer, which serialises every key.
+        writer = self._writer
+        if writer.in_transaction:
             raise RuntimeError("a SQLite transaction is already open; transactions must not await I/O")
-        self._in_transaction = True
+        writer.in_transaction = True
         try:
-            self._raw.execute("BEGIN IMMEDIATE")
+            self._seen = writer.join()
+            self._raw.execute("SAVEPOINT parley")
             try:
                 yield
             except BaseException:
-                self._raw.execute("ROLLBACK")
+                self._raw.execute("ROLLBACK TO parley")
+                self._raw.execute("RELEASE parley")
                 raise
-            self._raw.execute("COMMIT")
+            self._raw.execute("RELEASE parley")
         finally:
-            self._in_transaction = False
+            writer.in_transaction = False
+        await self.settled()
+
+    async def settled(self) -> None:
+        """Returns once everything this connection has read or written is committed."""
+        if self._seen is not None and not self._seen.done():
+            # Shielded: a request that stops waiting must not cancel the group of the others.
+            await asyncio.shield(self._seen)
+        elif self._seen is not None:
+            self._seen.result()
+
+    def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        if self._writer.group is not None:
+            self._seen = self._writer.group
+        return self._raw.execute(_sqlite_sql(sql), args)
 
     async def execute(self, sql: str, *args: Any) -> int:
-        return self._raw.execute(_sqlite_sql(sql), args).rowcount
+        return self._run(sql, args).rowcount
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self._writer.group is not None:
+            self._seen = self._writer.group
         self._raw.executemany(_sqlite_sql(sql), rows)
 
     async def execute_all(self, statements: Sequence[Statement]) -> None:
         for sql, args in statements:
-            self._raw.execute(_sqlite_sql(sql), args)
+            self._run(sql, args)
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = self._raw.execute(_sqlite_sql(sql), args).fetchone()
+        row: Row | None = self._run(sql, args).fetchone()
         return row
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
-        return self._raw.execute(_sqlite_sql(sql), args).fetchall()
+        return self._run(sql, args).fetchall()
 
     async def fetch_value(self, sql: str, *args: Any) -> Any:
-        row = self._raw.execute(_sqlite_sql(sql), args).fetchone()
+        row = self._run(sql, args).fetchone()
         return None if row is None else row[0]
 
     # Nothing can commit between a read on this connection and the transaction that follows it
@@ -172,19 +238,25 @@ class SqliteDatabase:
         # by _Checkpointer instead of inside whichever COMMIT crosses the threshold.
         self._raw.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._raw.execute("PRAGMA wal_autocheckpoint=0")
-        self._conn = SqliteConnection(self._raw)
+        self._writer = _GroupCommit(self._raw)
         self._checkpointer = _Checkpointer(path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._conn.transaction():
-            yield self._conn
+        conn = SqliteConnection(self._writer)
+        async with conn.transaction():
+            yield conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        yield self._conn
+        conn = SqliteConnection(self._writer)
+        try:
+            yield conn
+        finally:
+            await conn.settled()
 
     async def close(self) -> None:
+        self._writer.commit()
         self._checkpointer.stop()
         self._raw.close()
 
