@@ -257,12 +257,10 @@ async def get_or_create_message(
     same key (an integration's tags declared on another channel are refused below)."""
     lookup = Lookup(table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
     try:
-        early_key = lookup_key(
-            tag_rules.qualify(identity, "message", body.tags),
-            tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags),
-        )
+        early_changes = tag_rules.qualify(identity, "message", body.tags)
+        early_key = lookup_key(early_changes, tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags))
     except InvalidPayload:
-        early_key = None
+        early_changes, early_key = None, None
     found = await store.context(
         conn,
         bot_id=identity.bot_id,
@@ -273,10 +271,15 @@ async def get_or_create_message(
     conversation, is_user = _context(identity, found, body.conversation_id, body.user_id)
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
     channel = conversation["channel"]
-    changes = tag_rules.qualify(identity, "message", body.tags, channel=channel)
+    if identity.installation is None and early_changes is not None:
+        # The keys of a bot's tags do not depend on the channel.
+        changes, key = early_changes, early_key
+    else:
+        changes = tag_rules.qualify(identity, "message", body.tags, channel=channel)
+        discriminator = tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags, channel=channel)
+        key = lookup_key(changes, discriminator)
     due = schedule.due_ms(body.schedule, now_ms)
     scheduled_for = None if due is None else iso_from_ms(due)
-    key = lookup_key(changes, tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags, channel=channel))
     now = iso_from_ms(now_ms)
     first = None
     if early_key is not None and key == early_key and found is not None:

@@ -1,6 +1,7 @@
 """The tag index: one row per (resource, key), for lookups by tag and list filters."""
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from parley.store.database import Connection, Statement
 from parley.store.sql import Params
@@ -59,17 +60,55 @@ def oldest_by_tags(
     exactly `pairs` (no pairs: a resource without tags). `where` and `where_in` are equalities
     and memberships on the resource's own columns.
     """
-    joins = "".join(
-        f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = {params(kind)}"
-        f" AND t{i}.key = {params(key)} AND t{i}.value = {params(value)}"
-        for i, (key, value) in enumerate(pairs)
+    where, where_in = where or {}, where_in or {}
+    namespaces = None if exact_all or exact_namespaces is None else sorted(exact_namespaces)
+    sql = _oldest_by_tags_sql(
+        len(params.args),
+        table,
+        columns,
+        len(pairs),
+        tuple(where),
+        tuple((column, len(values)) for column, values in where_in.items()),
+        exact_all,
+        None if namespaces is None else len(namespaces),
     )
-    conditions = "".join(f" AND r.{column} = {params(value)}" for column, value in (where or {}).items())
-    conditions += "".join(f" AND r.{column} IN ({params.many(values)})" for column, values in (where_in or {}).items())
-    if exact_all or exact_namespaces is not None:
-        others = "" if exact_all else f" AND x.ns IN ({params.many(sorted(exact_namespaces or ()))})"
+    # In the order of the placeholders that _oldest_by_tags_sql writes.
+    for key, value in pairs:
+        params.args += (kind, key, value)
+    params.args += where.values()
+    for values in where_in.values():
+        params.args += values
+    if exact_all or namespaces is not None:
+        params.args += namespaces or ()
+        params.args += (key for key, _ in pairs)
+    return sql
+
+
+@lru_cache(maxsize=256)
+def _oldest_by_tags_sql(
+    first: int,
+    table: str,
+    columns: str,
+    pairs: int,
+    where: tuple[str, ...],
+    where_in: tuple[tuple[str, int], ...],
+    exact_all: bool,
+    namespaces: int | None,
+) -> str:
+    """The SQL of oldest_by_tags for one shape of lookup, with placeholders from `$first + 1`:
+    lookups of the same shape differ only in their arguments, so the text is built once."""
+    params = Params(*range(first))
+    joins = "".join(
+        f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = {params(None)}"
+        f" AND t{i}.key = {params(None)} AND t{i}.value = {params(None)}"
+        for i in range(pairs)
+    )
+    conditions = "".join(f" AND r.{column} = {params(None)}" for column in where)
+    conditions += "".join(f" AND r.{column} IN ({params.many([None] * count)})" for column, count in where_in)
+    if exact_all or namespaces is not None:
+        others = "" if exact_all else f" AND x.ns IN ({params.many([None] * (namespaces or 0))})"
         if pairs:
-            others += f" AND x.key NOT IN ({params.many([key for key, _ in pairs])})"
+            others += f" AND x.key NOT IN ({params.many([None] * pairs)})"
         conditions += f" AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id{others})"
     # `created_at || ''` keeps the planner from walking the resource table in creation order
     # (its index on (bot_id, created_at) would satisfy ORDER BY ... LIMIT 1) and probing the tag
