@@ -13,9 +13,9 @@ creates, so concurrent identical calls produce one resource.
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection, Row, Statement
 from parley.store.sql import Params
 from parley.store.tags import namespace, oldest_by_tags
 
@@ -88,6 +88,15 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class Creation(Generic[T]):
+    """A create as rows to insert (one-row INSERT ... VALUES statements) and what follows once
+    they are in (dispatch, timers), which answers the new resource."""
+
+    statements: list[Statement]
+    finish: Callable[[], Awaitable[T]]
+
+
+@dataclass(frozen=True)
 class Found:
     """What a lookup made by the caller, before get_or_create, found (None: nothing)."""
 
@@ -103,10 +112,13 @@ async def get_or_create(
     update: Callable[[Row], Awaitable[T]],
     create: Callable[[], Awaitable[T]],
     found: Found | None = None,
+    creation: Callable[[], Creation[T]] | None = None,
 ) -> tuple[T, bool]:
     """(resource, created). `unchanged` answers a found row that needs no write (or None when it
     does); `update` writes onto a found row; `create` inserts. Both run inside the transaction.
-    `found` is the unlocked lookup when the caller has made it already, with other reads."""
+    `found` is the unlocked lookup when the caller has made it already, with other reads.
+    `creation`, when given, is the create as rows: the lookup under the lock and the insert are
+    then one statement (`Connection.find_or_insert`), one round trip instead of two."""
     row = None
     if key is not None:
         row = await lookup.find(conn, key) if found is None else found.row
@@ -116,7 +128,13 @@ async def get_or_create(
                 return answer, False
     async with conn.transaction(lock=None if key is None else lookup.lock_name(key)):
         if key is not None:
-            if not conn.serialized:
+            if not conn.serialized and creation is not None:
+                planned = creation()
+                params = Params(lookup.bot_id)
+                row = await conn.find_or_insert(lookup.query(params, key), params.args, planned.statements)
+                if row is None:
+                    return await planned.finish(), True
+            elif not conn.serialized:
                 row = await lookup.find(conn, key)
             if row is not None:
                 return await update(row), False

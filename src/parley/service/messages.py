@@ -21,7 +21,7 @@ from parley.service import tags as tag_rules
 from parley.service.common import Page
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition
-from parley.service.get_or_create import Found, Lookup, get_or_create, lookup_key
+from parley.service.get_or_create import Creation, Found, Lookup, get_or_create, lookup_key
 from parley.service.models import (
     CreateMessage,
     GetOrCreateMessage,
@@ -126,10 +126,39 @@ async def _insert(
     is_user: bool,
     scheduled_for: str | None,
     now_ms: int,
-    imported_at: str | None = None,
 ) -> Message:
-    """Stores a new message and hands it to dispatch (or to a timer when scheduled). An imported
-    message keeps the time it was written at elsewhere and is not dispatched."""
+    """Stores a new message and hands it to dispatch (or to a timer when scheduled)."""
+    creation = _new_message(
+        conn,
+        identity,
+        conversation,
+        body,
+        payload=payload,
+        tags=tags,
+        is_user=is_user,
+        scheduled_for=scheduled_for,
+        now_ms=now_ms,
+    )
+    await conn.execute_all(creation.statements)
+    return await creation.finish()
+
+
+def _new_message(
+    conn: Connection,
+    identity: Identity,
+    conversation: Row,
+    body: CreateMessage | GetOrCreateMessage,
+    *,
+    payload: str,
+    tags: dict[str, str],
+    is_user: bool,
+    scheduled_for: str | None,
+    now_ms: int,
+    imported_at: str | None = None,
+) -> Creation[Message]:
+    """A new message as rows to insert, and its hand-off to dispatch (or to a timer when
+    scheduled) once they are in. An imported message keeps the time it was written at elsewhere
+    and is not dispatched."""
     now = iso_from_ms(now_ms)
     created_at = imported_at or now
     message_id = ids.new_id(ids.MESSAGE)
@@ -157,7 +186,6 @@ async def _insert(
                 bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id, now=now
             )
         )
-    await conn.execute_all(statements)
     row = {
         "id": message_id,
         "created_at": created_at,
@@ -170,11 +198,17 @@ async def _insert(
         "tags": encoded_tags,
         "origin": body.origin,
     }
-    if imported_at is None and scheduled_for is None:
-        await hand_off(conn, identity.bot, row, integration=conversation["integration"], now=now)
-    elif imported_at is None and scheduled_for is not None:
-        await timers.add_timer(conn, kind=TIMER, resource_id=message_id, bot_id=identity.bot_id, due_at=scheduled_for)
-    return to_message(identity, row, tags=tags)
+
+    async def finish() -> Message:
+        if imported_at is None and scheduled_for is None:
+            await hand_off(conn, identity.bot, row, integration=conversation["integration"], now=now)
+        elif imported_at is None and scheduled_for is not None:
+            await timers.add_timer(
+                conn, kind=TIMER, resource_id=message_id, bot_id=identity.bot_id, due_at=scheduled_for
+            )
+        return to_message(identity, row, tags=tags)
+
+    return Creation(statements, finish)
 
 
 async def hand_off(conn: Connection, bot: BotDefinition, message: Row, *, integration: str, now: str) -> None:
@@ -301,10 +335,10 @@ async def get_or_create_message(
         merged = await tag_rules.apply(conn, identity, "message", row, changes, now=now)
         return to_message(identity, row, tags=merged, updated_at=now if merged is not None else None)
 
-    async def create() -> Message:
+    def creation() -> Creation[Message]:
         if payload is None:
             raise InvalidPayload("`payload` is required when no message matches the tags and one is created.")
-        return await _insert(
+        return _new_message(
             conn,
             identity,
             conversation,
@@ -317,7 +351,21 @@ async def get_or_create_message(
             imported_at=imported_at,
         )
 
-    return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create, found=first)
+    async def create() -> Message:
+        planned = creation()
+        await conn.execute_all(planned.statements)
+        return await planned.finish()
+
+    return await get_or_create(
+        conn,
+        key,
+        lookup,
+        unchanged=unchanged,
+        update=update,
+        create=create,
+        found=first,
+        creation=None if payload is None else creation,
+    )
 
 
 async def _require(conn: Connection, identity: Identity, message_id: str) -> tuple[Row, Row]:

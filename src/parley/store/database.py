@@ -42,6 +42,12 @@ class Connection(Protocol):
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None: ...
 
+    async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
+        """The first row of the query `sql`; when there is none, runs `statements` (one-row
+        `INSERT INTO t (columns) VALUES (...)`, optionally `ON CONFLICT ...`) instead, in the same
+        round trip where the database allows, and returns None."""
+        ...
+
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]: ...
 
     async def fetch_value(self, sql: str, *args: Any) -> Any: ...
@@ -177,6 +183,12 @@ class SqliteConnection:
         row: Row | None = self._run(sql, args).fetchone()
         return row
 
+    async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
+        row = await self.fetch_one(sql, *args)
+        if row is None:
+            await self.execute_all(statements)
+        return row
+
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
         return self._run(sql, args).fetchall()
 
@@ -267,6 +279,21 @@ def _shifted(sql: str, offset: int) -> str:
     return re.sub(r"\$(\d+)", lambda found: f"${int(found.group(1)) + offset}", sql) if offset else sql
 
 
+_ONE_ROW_INSERT = re.compile(r"^(INSERT INTO \w+ \([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT .*)?$", re.DOTALL)
+
+
+@lru_cache(maxsize=256)
+def _unless_found(sql: str, offset: int) -> str:
+    """A one-row INSERT ... VALUES rewritten as INSERT ... SELECT, which selects its row only when
+    the `found` part of the statement is empty; parameters renumbered to follow `offset` others.
+    (A SELECT list, unlike a VALUES list, takes its parameters' types from the target columns.)"""
+    matched = _ONE_ROW_INSERT.match(sql)
+    if matched is None:
+        raise ValueError(f"find_or_insert takes one-row INSERT ... VALUES statements, not: {sql}")
+    head, row, conflict = matched.groups()
+    return _shifted(f"{head} SELECT {row} WHERE NOT EXISTS (SELECT 1 FROM found){conflict or ''}", offset)
+
+
 def _lock_key(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
@@ -301,6 +328,17 @@ class PostgresConnection:
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = await self._raw.fetchrow(sql, *args)
+        return row
+
+    async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
+        # The query and the inserts are parts of one statement, which all see the same snapshot:
+        # each insert selects its row only when the query found nothing.
+        parts = [f"found AS ({sql})"]
+        values = list(args)
+        for index, (insert, inserted) in enumerate(statements):
+            parts.append(f"s{index} AS ({_unless_found(insert, len(values))})")
+            values.extend(inserted)
+        row: Row | None = await self._raw.fetchrow(f"WITH {', '.join(parts)} SELECT * FROM found", *values)
         return row
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:

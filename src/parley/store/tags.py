@@ -14,14 +14,14 @@ def namespace(key: str) -> str:
 
 
 def index_tags(*, bot_id: str, kind: str, resource_id: str, tags: Mapping[str, str]) -> list[Statement]:
-    """The statement that indexes the tags of a new resource (none when it has no tags)."""
-    if not tags:
-        return []
-    params = Params(bot_id, kind, resource_id)
-    rows = ", ".join(
-        f"($1, $2, $3, {params(key)}, {params(value)}, {params(namespace(key))})" for key, value in tags.items()
-    )
-    return [(f"INSERT INTO tag_index (bot_id, kind, resource_id, key, value, ns) VALUES {rows}", params.args)]
+    """The statements that index the tags of a new resource, one row each."""
+    return [
+        (
+            "INSERT INTO tag_index (bot_id, kind, resource_id, key, value, ns) VALUES ($1, $2, $3, $4, $5, $6)",
+            (bot_id, kind, resource_id, key, value, namespace(key)),
+        )
+        for key, value in tags.items()
+    ]
 
 
 async def write_tags(
