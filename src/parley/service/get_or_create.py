@@ -95,6 +95,11 @@ class Creation(Generic[T]):
     statements: list[Statement]
     finish: Callable[[], Awaitable[T]]
 
+    async def run(self, conn: Connection) -> T:
+        """Inserts the rows, then finishes: the create on its own."""
+        await conn.execute_all(self.statements)
+        return await self.finish()
+
 
 @dataclass(frozen=True)
 class Found:

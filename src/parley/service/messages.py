@@ -101,46 +101,18 @@ def _encode_payload(identity: Identity, conversation: Row, message_type: str, pa
 
 
 def _context(identity: Identity, row: Row | None, conversation_id: str, user_id: str) -> tuple[Row, bool]:
-    """From a store.context row: what the rules need of the message's conversation (`id`,
-    `integration`, `channel`), and whether its author is a user row (and so becomes a
+    """From a store.context row: what the rules need of the message's conversation
+    (`integration`, `channel`), and whether its author is a user row (and so becomes a
     participant); the bot writes as itself, with its own id."""
     if row is None or (identity.alias is not None and row["context_integration"] != identity.alias):
         raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
-    conversation = {"id": conversation_id, "integration": row["context_integration"], "channel": row["context_channel"]}
+    conversation = {"integration": row["context_integration"], "channel": row["context_channel"]}
     if user_id == identity.bot_id:
         return conversation, False
     author = row["context_author"]
     if author is None or (identity.alias is not None and author != identity.alias):
         raise ReferenceNotFound(f"User {user_id} not found.")
     return conversation, True
-
-
-async def _insert(
-    conn: Connection,
-    identity: Identity,
-    conversation: Row,
-    body: CreateMessage | GetOrCreateMessage,
-    *,
-    payload: str,
-    tags: dict[str, str],
-    is_user: bool,
-    scheduled_for: str | None,
-    now_ms: int,
-) -> Message:
-    """Stores a new message and hands it to dispatch (or to a timer when scheduled)."""
-    creation = _new_message(
-        conn,
-        identity,
-        conversation,
-        body,
-        payload=payload,
-        tags=tags,
-        is_user=is_user,
-        scheduled_for=scheduled_for,
-        now_ms=now_ms,
-    )
-    await conn.execute_all(creation.statements)
-    return await creation.finish()
 
 
 def _new_message(
@@ -266,7 +238,7 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
     changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation["channel"])
     due = schedule.due_ms(body.schedule, now_ms)
     scheduled_for = None if due is None else iso_from_ms(due)
-    return await _insert(
+    return await _new_message(
         conn,
         identity,
         conversation,
@@ -276,7 +248,7 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
         is_user=is_user,
         scheduled_for=scheduled_for,
         now_ms=now_ms,
-    )
+    ).run(conn)
 
 
 async def get_or_create_message(
@@ -352,9 +324,7 @@ async def get_or_create_message(
         )
 
     async def create() -> Message:
-        planned = creation()
-        await conn.execute_all(planned.statements)
-        return await planned.finish()
+        return await creation().run(conn)
 
     return await get_or_create(
         conn,
