@@ -162,17 +162,19 @@ class SqliteConnection:
         elif self._seen is not None:
             self._seen.result()
 
-    def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+    def _note_group(self) -> None:
         if self._writer.group is not None:
             self._seen = self._writer.group
+
+    def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        self._note_group()
         return self._raw.execute(_sqlite_sql(sql), args)
 
     async def execute(self, sql: str, *args: Any) -> int:
         return self._run(sql, args).rowcount
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        if self._writer.group is not None:
-            self._seen = self._writer.group
+        self._note_group()
         self._raw.executemany(_sqlite_sql(sql), rows)
 
     async def execute_all(self, statements: Sequence[Statement]) -> None:

@@ -30,8 +30,9 @@ async def write_tags(
     """Indexes `tags` for a resource; with `replace`, its previous index rows go first."""
     if replace:
         await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", resource_id)
-    for sql, args in index_tags(bot_id=bot_id, kind=kind, resource_id=resource_id, tags=tags):
-        await conn.execute(sql, *args)
+    statements = index_tags(bot_id=bot_id, kind=kind, resource_id=resource_id, tags=tags)
+    if statements:
+        await conn.execute_all(statements)
 
 
 async def delete_tags(conn: Connection, resource_ids: list[str]) -> None:
