@@ -1,12 +1,12 @@
 """Resource identifiers: `<prefix>_<ULID>`, monotonic within a process."""
 
-import base64
 import os
 import threading
 import time
 
-# Base32 digits (RFC 4648) translated to Crockford's, which ULIDs use.
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Every 10-bit value as its two Crockford digits: a ULID is written two digits at a time.
+_PAIRS = [high + low for high in _CROCKFORD for low in _CROCKFORD]
 _RANDOM_BITS = 80
 _RANDOM_MAX = (1 << _RANDOM_BITS) - 1
 # Random bytes are read from the system this many at a time, not once per millisecond.
@@ -21,6 +21,8 @@ class _UlidGenerator:
         self._last_ms = -1
         self._last_random = 0
         self._entropy = b""
+        # The time digits of the last millisecond an id was made in.
+        self._time_digits = ""
 
     def _fresh_random(self) -> int:
         if len(self._entropy) < 10:
@@ -40,14 +42,23 @@ class _UlidGenerator:
                     self._last_random = self._fresh_random()
             else:
                 self._last_random = self._fresh_random()
-            self._last_ms = ms
-            random = self._last_random
-        # 48 bits of time in 10 digits (the first two carry its top 8 bits), then 80 random bits
-        # in 16 digits: 5 bytes are 8 base32 digits, without padding.
-        high = (ms >> 40).to_bytes(5, "big")
-        low = (ms & ((1 << 40) - 1)).to_bytes(5, "big")
-        encoded = base64.b32encode(high + low + random.to_bytes(10, "big")).translate(_TO_CROCKFORD)
-        return (encoded[6:8] + encoded[8:]).decode()
+            if ms != self._last_ms:
+                self._last_ms = ms
+                # 48 bits of time in 10 digits, then 80 random bits in 16.
+                self._time_digits = "".join(_PAIRS[(ms >> shift) & 1023] for shift in (40, 30, 20, 10, 0))
+            time_digits, r = self._time_digits, self._last_random
+        p = _PAIRS
+        return (
+            time_digits
+            + p[r >> 70]
+            + p[(r >> 60) & 1023]
+            + p[(r >> 50) & 1023]
+            + p[(r >> 40) & 1023]
+            + p[(r >> 30) & 1023]
+            + p[(r >> 20) & 1023]
+            + p[(r >> 10) & 1023]
+            + p[r & 1023]
+        )
 
 
 _generator = _UlidGenerator()
