@@ -61,6 +61,10 @@ def test_creating_a_message_adds_its_author_to_the_participants(bot: BotSetup) -
     bot.api.ok("POST", "/v1/chat/messages", _body(conversation, user), status=201)
     participants = bot.api.ok("GET", f"/v1/chat/conversations/{conversation}/participants")["participants"]
     assert [p["id"] for p in participants] == [user]
+    bot.api.ok("DELETE", f"/v1/chat/conversations/{conversation}/participants/{user}")
+    bot.api.ok("POST", "/v1/chat/messages/get-or-create", {**_body(conversation, user), "tags": {}})
+    participants = bot.api.ok("GET", f"/v1/chat/conversations/{conversation}/participants")["participants"]
+    assert [p["id"] for p in participants] == [user], "a user removed joins again by writing"
 
 
 def test_payload_must_follow_the_channel_schema_of_the_integration(

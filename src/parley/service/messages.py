@@ -102,8 +102,8 @@ def _encode_payload(identity: Identity, conversation: Row, message_type: str, pa
 
 def _context(identity: Identity, row: Row | None, conversation_id: str, user_id: str) -> tuple[Row, bool]:
     """From a store.context row: what the rules need of the message's conversation
-    (`integration`, `channel`), and whether its author is a user row (and so becomes a
-    participant); the bot writes as itself, with its own id."""
+    (`integration`, `channel`), and whether its author joins it as a participant (a user of the
+    bot who is not one yet); the bot writes as itself, with its own id."""
     if row is None or (identity.alias is not None and row["context_integration"] != identity.alias):
         raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
     conversation = {"integration": row["context_integration"], "channel": row["context_channel"]}
@@ -112,7 +112,7 @@ def _context(identity: Identity, row: Row | None, conversation_id: str, user_id:
     author = row["context_author"]
     if author is None or (identity.alias is not None and author != identity.alias):
         raise ReferenceNotFound(f"User {user_id} not found.")
-    return conversation, True
+    return conversation, not row["context_participant"]
 
 
 def _new_message(
@@ -123,7 +123,7 @@ def _new_message(
     *,
     payload: str,
     tags: dict[str, str],
-    is_user: bool,
+    joins: bool,
     scheduled_for: str | None,
     now_ms: int,
     imported_at: str | None = None,
@@ -152,7 +152,7 @@ def _new_message(
         ),
         *index_tags(bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags),
     ]
-    if is_user:
+    if joins:
         statements.append(
             conversation_store.participant(
                 bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id, now=now
@@ -233,7 +233,7 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
     found = await store.context(
         conn, bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id
     )
-    conversation, is_user = _context(identity, found, body.conversation_id, body.user_id)
+    conversation, joins = _context(identity, found, body.conversation_id, body.user_id)
     payload = _encode_payload(identity, conversation, body.type, body.payload)
     changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation["channel"])
     due = schedule.due_ms(body.schedule, now_ms)
@@ -245,7 +245,7 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
         body,
         payload=payload,
         tags=tag_rules.merge({}, changes),
-        is_user=is_user,
+        joins=joins,
         scheduled_for=scheduled_for,
         now_ms=now_ms,
     ).run(conn)
@@ -274,7 +274,7 @@ async def get_or_create_message(
         user_id=body.user_id,
         match=None if early_key is None else partial(lookup.query, key=early_key),
     )
-    conversation, is_user = _context(identity, found, body.conversation_id, body.user_id)
+    conversation, joins = _context(identity, found, body.conversation_id, body.user_id)
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
     channel = conversation["channel"]
     if identity.installation is None and early_changes is not None:
@@ -317,7 +317,7 @@ async def get_or_create_message(
             body,
             payload=payload,
             tags=tag_rules.merge({}, changes),
-            is_user=is_user,
+            joins=joins,
             scheduled_for=scheduled_for,
             now_ms=now_ms,
             imported_at=imported_at,

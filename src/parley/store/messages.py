@@ -49,15 +49,19 @@ async def context(
 ) -> Row | None:
     """What writing a message needs, in one round trip: the integration that owns the
     conversation and its channel (`context_integration`, `context_channel`), the integration that
-    owns the author if the author is a user of the bot (`context_author`, NULL otherwise) and,
-    with `match` (a query for one message, built on `params` from `$1`, the bot id), the columns of
-    the message it finds, NULL when none. No row: no such conversation."""
+    owns the author if the author is a user of the bot (`context_author`, NULL otherwise), whether
+    the author is a participant already (`context_participant`) and, with `match` (a query for
+    one message, built on `params` from `$1`, the bot id), the columns of the message it finds,
+    NULL when none. No row: no such conversation."""
     params = Params(bot_id)
-    author = f"(SELECT u.integration FROM users u WHERE u.id = {params(user_id)} AND u.bot_id = $1)"
+    user = params(user_id)
+    author = f"(SELECT u.integration FROM users u WHERE u.id = {user} AND u.bot_id = $1)"
+    joined = f"EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.user_id = {user})"
     matched = ("", "") if match is None else (", m.*", f" LEFT JOIN ({match(params)}) m ON 1 = 1")
     sql = (
-        f"SELECT c.integration AS context_integration, c.channel AS context_channel, {author} AS context_author"
-        f"{matched[0]} FROM conversations c{matched[1]} WHERE c.id = {params(conversation_id)} AND c.bot_id = $1"
+        f"SELECT c.integration AS context_integration, c.channel AS context_channel, {author} AS context_author,"
+        f" {joined} AS context_participant{matched[0]} FROM conversations c{matched[1]}"
+        f" WHERE c.id = {params(conversation_id)} AND c.bot_id = $1"
     )
     return await conn.fetch_one(sql, *params.args)
 
