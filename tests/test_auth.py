@@ -89,3 +89,14 @@ def test_a_definition_change_is_seen_by_the_next_request(admin: Api, bot: BotSet
     assert bot.api.ok("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, status=201)["user"]["tags"] == {
         "plan": "pro"
     }
+
+
+def test_a_revoked_key_is_refused_before_its_body_is_judged(admin: Api, bot: BotSetup) -> None:
+    key = admin.ok("POST", "/v1/admin/bots/baks", {"botId": bot.id, "note": "revoked"})
+    doomed = Api(admin.server, key["value"], {"x-bot-id": bot.id})
+    doomed.ok("POST", "/v1/chat/users", {"tags": {}}, status=201)
+    admin.ok("DELETE", f"/v1/admin/bots/baks/{key['id']}")
+    before = admin.server.snapshot()
+    doomed.error("POST", "/v1/chat/users", {"tags": "not an object"}, type="Unauthorized", status=401)
+    doomed.error("POST", "/v1/chat/users", {"tags": {}}, type="Unauthorized", status=401)
+    assert admin.server.snapshot() == before

@@ -70,6 +70,20 @@ def test_servers_on_one_database_behave_as_one(servers: list[Server]) -> None:
         view.ok("POST", "/v1/chat/users", {"tags": {"id": server.url}}, status=201)
 
 
+def test_a_process_that_has_seen_a_key_follows_changes_made_through_another(servers: list[Server]) -> None:
+    first, second = servers[:2]
+    admin = Api(first, first.admin_token)
+    bot = make_bot(admin)
+    key = admin.ok("POST", "/v1/admin/bots/baks", {"botId": bot.id, "note": "revoked elsewhere"})
+    on_second = Api(second, key["value"], {"x-bot-id": bot.id})
+    on_second.error("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, type="InvalidPayload", status=400)
+    admin.ok("PUT", f"/v1/admin/bots/{bot.id}", {"user": {"tags": {"plan": {}}}})
+    on_second.ok("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, status=201)
+    admin.ok("DELETE", f"/v1/admin/bots/baks/{key['id']}")
+    on_second.error("GET", "/v1/chat/users", type="Unauthorized", status=401)
+    on_second.error("POST", "/v1/chat/users", {"tags": {"plan": 1}}, type="Unauthorized", status=401)
+
+
 def test_get_or_create_is_race_free_across_processes(servers: list[Server]) -> None:
     admin = Api(servers[0], servers[0].admin_token)
     bot = make_bot(admin)

@@ -21,7 +21,8 @@ from parley.api import (
     users,
     workflows,
 )
-from parley.api.common import Services, error_response
+from parley.api.common import Services, error_response, reauthenticating
+from parley.auth import IdentityCache
 from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
 from parley.dispatch.worker import Dispatcher
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.services = Services(
             db=db,
             cache=DefinitionCache(),
+            identities=IdentityCache(),
             clock=chosen,
             scheduler=scheduler,
             dispatcher=dispatcher,
@@ -79,7 +81,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             *health.handlers,
         ],
         lifespan=[lifespan],
-        middleware=[measure],
+        middleware=[measure, reauthenticating],
         exception_handlers={Exception: error_response},
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,

@@ -12,8 +12,9 @@ import msgspec
 from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.types import ASGIApp, Receive, Scope, Send
 
-from parley.auth import Identity, authenticate, authenticate_admin
+from parley.auth import Identity, IdentityCache, authenticate, authenticate_admin
 from parley.clock import Clock, iso_from_ms, parse_iso
 from parley.dispatch.worker import Dispatcher
 from parley.errors import (
@@ -29,7 +30,7 @@ from parley.errors import (
 from parley.scheduler import Scheduler
 from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from parley.service.definitions import DefinitionCache
-from parley.store.database import Connection, Database
+from parley.store.database import ConditionFailed, Connection, Database
 from parley.store.sql import BadPageToken, Cursor, Order
 
 logger = logging.getLogger("parley")
@@ -46,6 +47,7 @@ class Services:
 
     db: Database
     cache: DefinitionCache
+    identities: IdentityCache
     clock: Clock
     scheduler: Scheduler
     dispatcher: Dispatcher | None
@@ -91,18 +93,62 @@ def respond(content: Any, status: int = 200) -> Response[bytes]:
     return Response(content=_encoder.encode(content), status_code=status, media_type=JSON)
 
 
+class StaleIdentity(BaseException):
+    """A remembered identity turned out outdated before the request changed anything: the
+    request is run again, authenticated afresh. A BaseException, so that the framework's error
+    handling (which turns every Exception into a response) lets it through to `reauthenticating`."""
+
+
+_AUTHENTICATE_AFRESH = "parley.authenticate_afresh"
+
+
+def reauthenticating(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: runs a request whose remembered identity was stale once more."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        except StaleIdentity:
+            # Nothing was sent or written, and the body, read already, is kept in the scope.
+            scope.setdefault("state", {})[_AUTHENTICATE_AFRESH] = True
+            await app(scope, receive, send)
+
+    return middleware
+
+
 @asynccontextmanager
 async def runtime(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[tuple[Connection, Identity]]:
     """A connection and the caller's identity. With `write`, the connection is a write transaction
     for the whole request; without it, reads go straight to the database (get-or-create opens its
-    own transaction only when it has something to write)."""
+    own transaction only when it has something to write).
+
+    An identity this process has authenticated before is used at once, and checked with the
+    request's first statement (see IdentityCache); if the check fails, StaleIdentity has the
+    request run again."""
     found = services(request)
     if any("\x00" in str(value) for value in request.path_params.values()):
         # No stored id contains NUL, and PostgreSQL cannot even compare such text.
         raise ResourceNotFound("No resource has an id containing the NUL character.")
+    afresh = _AUTHENTICATE_AFRESH in request.scope.get("state", {})
+    remembered = None if afresh else found.identities.recall(request.headers)
     scope = found.db.transaction() if write else found.db.connection()
     async with scope as conn:
-        yield conn, await authenticate(conn, found.cache, request.headers)
+        if remembered is None:
+            yield conn, await authenticate(conn, found.cache, request.headers, remember=found.identities)
+            return
+        conn.require(remembered.condition)
+        try:
+            try:
+                yield conn, remembered.identity
+            except Exception:
+                # An answer given before any statement (a refused body) must not reach a caller
+                # that the key lookup would have refused.
+                await conn.check()
+                raise
+            await conn.check()
+        except ConditionFailed:
+            found.identities.forget(request.headers)
+            raise StaleIdentity from None
 
 
 @asynccontextmanager

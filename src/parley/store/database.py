@@ -18,6 +18,10 @@ from parley.config import Settings
 Statement = tuple[str, Sequence[Any]]
 
 
+class ConditionFailed(Exception):
+    """The condition set with Connection.require did not hold; the statement did not run."""
+
+
 class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
@@ -56,6 +60,16 @@ class Connection(Protocol):
         """A write transaction on this connection: committed when the block ends, rolled back
         when it raises. With `lock`, it first takes a lock on that key, held until it ends, which
         serialises transactions that name the same key."""
+        ...
+
+    def require(self, condition: Statement) -> None:
+        """Makes the next statement depend on `condition`, a boolean SQL expression with `$1`-style
+        parameters: if it is false then, the statement raises ConditionFailed instead of running.
+        A fetch_one evaluates it in the same query; any other statement checks it first."""
+        ...
+
+    async def check(self) -> None:
+        """Evaluates the pending condition, if any, on its own (ConditionFailed when false)."""
         ...
 
 
@@ -132,6 +146,21 @@ class SqliteConnection:
         self._writer = writer
         self._raw = writer.raw
         self._seen: asyncio.Future[None] | None = None
+        self._condition: Statement | None = None
+
+    def require(self, condition: Statement) -> None:
+        self._condition = condition
+
+    async def check(self) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        condition, self._condition = self._condition, None
+        if (
+            condition is not None
+            and not self._raw.execute(_sqlite_sql(f"SELECT {condition[0]}"), condition[1]).fetchone()[0]
+        ):
+            raise ConditionFailed
 
     @asynccontextmanager
     async def transaction(self, *, lock: str | None = None) -> AsyncIterator[None]:
@@ -167,6 +196,8 @@ class SqliteConnection:
             self._seen = self._writer.group
 
     def _run(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        if self._condition is not None:
+            self._check()
         self._note_group()
         return self._raw.execute(_sqlite_sql(sql), args)
 
@@ -174,6 +205,8 @@ class SqliteConnection:
         return self._run(sql, args).rowcount
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self._condition is not None:
+            self._check()
         self._note_group()
         self._raw.executemany(_sqlite_sql(sql), rows)
 
@@ -182,6 +215,9 @@ class SqliteConnection:
             self._run(sql, args)
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        condition, self._condition = self._condition, None
+        if condition is not None:
+            return _guarded_answer(self._run(_guarded(sql, condition[0], len(args)), (*args, *condition[1])).fetchone())
         row: Row | None = self._run(sql, args).fetchone()
         return row
 
@@ -281,6 +317,24 @@ def _shifted(sql: str, offset: int) -> str:
     return re.sub(r"\$(\d+)", lambda found: f"${int(found.group(1)) + offset}", sql) if offset else sql
 
 
+@lru_cache(maxsize=1024)
+def _guarded(sql: str, condition: str, offset: int) -> str:
+    """`sql` (a query) joined to `condition`, whose parameters follow the query's `offset` ones:
+    one row whose `parley_condition` is the condition's value and whose `parley_row` is NULL
+    when the query found nothing, else the query's first row beside them."""
+    return (
+        f"SELECT c.parley_condition, q.* FROM (SELECT {_shifted(condition, offset)} AS parley_condition) c"
+        f" LEFT JOIN (SELECT 1 AS parley_row, s.* FROM ({sql}) s) q ON 1 = 1"
+    )
+
+
+def _guarded_answer(row: Any) -> Row | None:
+    """What a _guarded query answers for its query: the row, or None."""
+    if not row["parley_condition"]:
+        raise ConditionFailed
+    return None if row["parley_row"] is None else row
+
+
 _ONE_ROW_INSERT = re.compile(r"^(INSERT INTO \w+ \([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT .*)?$", re.DOTALL)
 
 
@@ -306,16 +360,31 @@ class PostgresConnection:
 
     def __init__(self, raw: asyncpg.Connection) -> None:
         self._raw = raw
+        self._condition: Statement | None = None
+
+    def require(self, condition: Statement) -> None:
+        self._condition = condition
+
+    async def check(self) -> None:
+        condition, self._condition = self._condition, None
+        if condition is not None and not await self._raw.fetchval(f"SELECT {condition[0]}", *condition[1]):
+            raise ConditionFailed
 
     async def execute(self, sql: str, *args: Any) -> int:
+        if self._condition is not None:
+            await self.check()
         status: str = await self._raw.execute(sql, *args)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
     async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self._condition is not None:
+            await self.check()
         await self._raw.executemany(sql, rows)
 
     async def execute_all(self, statements: Sequence[Statement]) -> None:
+        if self._condition is not None:
+            await self.check()
         if len(statements) == 1:
             await self._raw.execute(statements[0][0], *statements[0][1])
             return
@@ -329,10 +398,16 @@ class PostgresConnection:
         await self._raw.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+        condition, self._condition = self._condition, None
+        if condition is not None:
+            guarded = _guarded(sql, condition[0], len(args))
+            return _guarded_answer(await self._raw.fetchrow(guarded, *args, *condition[1]))
         row: Row | None = await self._raw.fetchrow(sql, *args)
         return row
 
     async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
+        if self._condition is not None:
+            await self.check()
         # The query and the inserts are parts of one statement, which all see the same snapshot:
         # each insert selects its row only when the query found nothing.
         parts = [f"found AS ({sql})"]
@@ -344,10 +419,14 @@ class PostgresConnection:
         return row
 
     async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+        if self._condition is not None:
+            await self.check()
         rows: list[Row] = await self._raw.fetch(sql, *args)
         return rows
 
     async def fetch_value(self, sql: str, *args: Any) -> Any:
+        if self._condition is not None:
+            await self.check()
         return await self._raw.fetchval(sql, *args)
 
     @asynccontextmanager
