@@ -10,7 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
+from parley.store.tables import metadata
 from tests.harness import PostgresDatabase, free_port, postgres_available
 
 
@@ -35,6 +39,11 @@ def test_migrate_creates_the_schema_of_an_empty_sqlite_database(tmp_path: Path) 
     assert {"bots", "users", "conversations", "messages", "tag_index", "alembic_version"} <= tables
     again = _parley("migrate", env=_env(PARLEY_DATABASE_URL=f"sqlite:///{database}"))
     assert again.returncode == 0, again.stderr
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert differences == [], "the migrations build the schema that parley.store.tables declares"
 
 
 def test_migrate_creates_the_schema_on_postgresql() -> None:

@@ -175,7 +175,7 @@ def _as_dict(row: Row) -> dict[str, Any]:
 
 async def delete_conversation(conn: Connection, identity: Identity, conversation_id: str) -> None:
     await require_row(conn, identity, conversation_id)
-    await store.delete_conversation(conn, id=conversation_id)
+    await store.delete_conversation(conn, bot_id=identity.bot_id, id=conversation_id)
 
 
 async def list_conversations(

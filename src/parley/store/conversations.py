@@ -50,12 +50,11 @@ async def set_current_task(conn: Connection, *, id: str, task_id: str | None, no
     await conn.execute("UPDATE conversations SET current_task_id = $2, updated_at = $3 WHERE id = $1", id, task_id, now)
 
 
-async def delete_conversation(conn: Connection, *, id: str) -> None:
+async def delete_conversation(conn: Connection, *, bot_id: str, id: str) -> None:
     """Removes the conversation with its participants and messages."""
-    await conn.execute(
-        "DELETE FROM tag_index WHERE resource_id IN (SELECT id FROM messages WHERE conversation_id = $1)", id
-    )
-    await conn.execute("DELETE FROM messages WHERE conversation_id = $1", id)
+    messages = "messages WHERE bot_id = $2 AND conversation_id = $1"
+    await conn.execute(f"DELETE FROM tag_index WHERE resource_id IN (SELECT id FROM {messages})", id, bot_id)
+    await conn.execute(f"DELETE FROM {messages}", id, bot_id)
     await conn.execute("DELETE FROM participants WHERE conversation_id = $1", id)
     await conn.execute("DELETE FROM tag_index WHERE resource_id = $1", id)
     await conn.execute("DELETE FROM states WHERE resource_id = $1 AND type = 'conversation'", id)

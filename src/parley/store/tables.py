@@ -145,7 +145,6 @@ messages = Table(
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Index("messages_created", "bot_id", "created_at", "id"),
-    Index("messages_conversation", "conversation_id", "created_at", "id"),
     Index("messages_bot_conversation", "bot_id", "conversation_id", "created_at", "id"),
 )
 
