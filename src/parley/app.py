@@ -1,5 +1,6 @@
 """The ASGI application: routes, error handling, and the database opened for its lifetime."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,6 +32,19 @@ from parley.scheduler import Scheduler
 from parley.service.definitions import DefinitionCache
 from parley.store.database import open_database
 
+# Objects allocated before the collector looks at the youngest generation (700 by default): a
+# request allocates a few thousand, so the default collects several times per request.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def _settle_garbage_collector() -> None:
+    """Moves what start-up allocated (modules, migrations, definitions) out of the collector's
+    sight, and collects less often. A full collection used to walk all of it: creates under load
+    had a p99 of about 70 ms, against 12 ms at p50, and about 20 ms after this change (bench)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
+
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
     settings = settings or load_settings()
@@ -55,6 +69,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         scheduler.start()
         if dispatcher is not None:
             dispatcher.start()
+        _settle_garbage_collector()
         try:
             yield
         finally:
