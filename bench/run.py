@@ -10,7 +10,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -130,6 +130,12 @@ class Options:
     sqlite_analyze: bool
     quiet_wait: float
     databases: list[str]
+    # Each scenario's `duration` is measured in this many slices, each after a baseline slice.
+    slices: int
+
+    @property
+    def slice_seconds(self) -> float:
+        return max(1.0, self.duration / self.slices)
 
 
 def _size(text: str) -> int:
@@ -146,6 +152,11 @@ def parse_options(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--sizes", help="stored messages per run, comma-separated (default 10000,1000000)")
     parser.add_argument("--duration", type=float, help="seconds measured per scenario (default 10)")
+    parser.add_argument(
+        "--slices",
+        type=int,
+        help="measure each scenario in this many slices, each after a baseline slice as long (default 5)",
+    )
     parser.add_argument("--warmup", type=float, help="seconds of unmeasured load before each (default 2)")
     parser.add_argument("--connections", type=int, default=32, help="open wrk connections (default 32)")
     parser.add_argument("--scenarios", help=f"a subset of {','.join(SCENARIOS)}")
@@ -188,6 +199,7 @@ def parse_options(argv: list[str] | None) -> Options:
         sqlite_analyze=args.sqlite_analyze,
         quiet_wait=args.quiet_wait,
         databases=databases,
+        slices=max(1, args.slices or (1 if args.quick else 5)),
     )
 
 
@@ -252,7 +264,15 @@ def _snapshot(server: Server, postgres_name: str | None) -> tuple[float, float, 
     )
 
 
-def _load(
+def _prepare(server: Server, options: Options, env: dict[str, str]) -> None:
+    """Before a server's first slice: a quiet machine, then unmeasured load."""
+    wait_quiet(timeout=options.quiet_wait)
+    if options.warmup > 0:
+        run_wrk(server.url, env, duration=options.warmup, connections=options.connections)
+        wait_idle(server.pid)
+
+
+def _slice(
     server: Server,
     options: Options,
     *,
@@ -263,18 +283,15 @@ def _load(
     postgres_name: str | None = None,
     profile: Path | None = None,
 ) -> Measurement:
-    wait_quiet(timeout=options.quiet_wait)
-    if options.warmup > 0:
-        run_wrk(server.url, env, duration=options.warmup, connections=options.connections)
-        wait_idle(server.pid)
+    """One wrk run of `options.slice_seconds`, and what the server and the machine spent on it."""
     before = _snapshot(server, postgres_name)
-    with profiling(server.pid, profile, duration=options.duration):
-        result = run_wrk(server.url, env, duration=options.duration, connections=options.connections)
+    with profiling(server.pid, profile, duration=options.slice_seconds):
+        result = run_wrk(server.url, env, duration=options.slice_seconds, connections=options.connections)
     server_cpu, postgres_cpu, children_cpu, busy = (
         after - earlier for after, earlier in zip(_snapshot(server, postgres_name), before, strict=True)
     )
     wait_idle(server.pid)
-    measured = Measurement(
+    return Measurement(
         database=database,
         messages=messages,
         scenario=scenario,
@@ -289,26 +306,95 @@ def _load(
         socket_errors=result.socket_errors,
         timeouts=result.timeouts,
     )
+
+
+def _combine(slices: list[Measurement]) -> Measurement:
+    """The slices of one run as one measurement: counts and times added up, and the median of the
+    slices' p50 and p99 (wrk reports percentiles per run, which cannot be merged exactly)."""
+    first = slices[0]
+    postgres = [m.postgres_cpu_seconds for m in slices if m.postgres_cpu_seconds is not None]
+    return replace(
+        first,
+        requests=sum(m.requests for m in slices),
+        seconds=sum(m.seconds for m in slices),
+        p50_ms=median(m.p50_ms for m in slices),
+        p99_ms=median(m.p99_ms for m in slices),
+        server_cpu_seconds=sum(m.server_cpu_seconds for m in slices),
+        postgres_cpu_seconds=sum(postgres) if postgres else None,
+        other_cpu_seconds=sum(m.other_cpu_seconds for m in slices),
+        status_errors=sum(m.status_errors for m in slices),
+        socket_errors=sum(m.socket_errors for m in slices),
+        timeouts=sum(m.timeouts for m in slices),
+    )
+
+
+def _print(measured: Measurement) -> None:
     problems = [
         f"{count} {what}"
         for count, what in (
-            (result.status_errors, "error answers"),
-            (result.socket_errors, "socket errors"),
-            (result.timeouts, "timeouts"),
+            (measured.status_errors, "error answers"),
+            (measured.socket_errors, "socket errors"),
+            (measured.timeouts, "timeouts"),
         )
         if count
     ]
     print(
-        f"  {database:<10} {messages:>9,} {scenario:<15} {measured.per_second:>8,.0f} req/s"
+        f"  {measured.database:<10} {measured.messages:>9,} {measured.scenario:<15} {measured.per_second:>8,.0f} req/s"
         f"  p50 {measured.p50_ms:.2f} ms  p99 {measured.p99_ms:.2f} ms  other load {measured.other_load:.2f} cores"
         + (f"  ({', '.join(problems)})" if problems else ""),
         file=sys.stderr,
         flush=True,
     )
-    if problems:
-        tail = server.log.read_text(errors="replace").splitlines()[-20:]
-        print("".join(f"    | {line}\n" for line in tail) or "    (the server logged nothing)", file=sys.stderr)
-    return measured
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A server and the load to send it, as the slices of one run need them."""
+
+    server: Server
+    env: dict[str, str]
+    database: str
+    messages: int
+    scenario: str
+    postgres_name: str | None = None
+
+    def slice(self, options: Options, profile: Path | None = None) -> Measurement:
+        return _slice(
+            self.server,
+            options,
+            env=self.env,
+            database=self.database,
+            messages=self.messages,
+            scenario=self.scenario,
+            postgres_name=self.postgres_name,
+            profile=profile,
+        )
+
+
+def _alternate(options: Options, baseline: _Target, target: _Target, profile: Path | None) -> list[Measurement]:
+    """The baseline and `target`, warmed up, then loaded in turns: a baseline slice, a slice of
+    `target`, and so on. The speed of a virtual machine drifts within seconds; slices that
+    alternate see the same drift, which cancels out of the ratio."""
+    _prepare(baseline.server, options, baseline.env)
+    _prepare(target.server, options, target.env)
+    paired: list[Measurement] = []
+    measured: list[Measurement] = []
+    for index in range(options.slices):
+        paired.append(baseline.slice(options))
+        measured.append(target.slice(options, profile if index == 0 else None))
+    base, found = _combine(paired), _combine(measured)
+    for one, source in ((base, baseline), (found, target)):
+        _print(one)
+        if one.errors:
+            print(_log_tail(source.server), file=sys.stderr)
+    base = replace(base, baseline_per_second=base.per_second, baseline_cpu_per_1k=base.cpu_per_1k)
+    return [base, replace(found, baseline_per_second=base.per_second, baseline_cpu_per_1k=base.cpu_per_1k)]
+
+
+def _log_tail(server: Server) -> str:
+    """The end of a server's log, shown when a run had errors."""
+    tail = server.log.read_text(errors="replace").splitlines()[-20:]
+    return "".join(f"    | {line}\n" for line in tail) or "    (the server logged nothing)"
 
 
 def _fake_seeded() -> Seeded:
@@ -318,8 +404,8 @@ def _fake_seeded() -> Seeded:
 
 
 @contextmanager
-def _baseline(options: Options, work: Path) -> Iterator[Callable[[], Measurement]]:
-    """The baseline server, running for the whole session; yields a function that measures it."""
+def _baseline(options: Options, work: Path) -> Iterator[_Target]:
+    """The baseline server, running for the whole session, as a target to load."""
     seeded = _fake_seeded()
     data = work / "baseline"
     _write_data(data, seeded)
@@ -328,13 +414,7 @@ def _baseline(options: Options, work: Path) -> Iterator[Callable[[], Measurement
         response = httpx.post(server.url + "/v1/chat/messages/get-or-create", json=body, timeout=10)
         if response.status_code != 200:
             raise BenchError(f"baseline: the check request was answered {response.status_code} {response.text}")
-        env = _lua_env(seeded, data, "finds")
-
-        def measure() -> Measurement:
-            found = _load(server, options, env=env, database="baseline", messages=0, scenario="baseline")
-            return replace(found, baseline_per_second=found.per_second, baseline_cpu_per_1k=found.cpu_per_1k)
-
-        yield measure
+        yield _Target(server, _lua_env(seeded, data, "finds"), "baseline", 0, "baseline")
 
 
 @contextmanager
@@ -375,11 +455,11 @@ def _served(stack: ExitStack, options: Options, work: Path, kind: str, messages:
     yield _Served(messages, seeded, data, server, postgres_name)
 
 
-def measure_parley(options: Options, work: Path, kind: str, baseline: Callable[[], Measurement]) -> list[Measurement]:
+def measure_parley(options: Options, work: Path, kind: str, baseline: _Target) -> list[Measurement]:
     """Every scenario on every size of one database. All sizes are seeded and served first, then
-    each scenario runs on each size in turn, each run right after a baseline run: the growth
-    from one size to the next, and every ratio to the baseline, compare measurements made within
-    seconds of each other on a machine whose speed drifts over minutes."""
+    each scenario runs on each size in turn, in slices alternating with baseline slices: the
+    growth from one size to the next, and every ratio to the baseline, compare measurements made
+    within seconds of each other on a machine whose speed drifts."""
     found = []
     with ExitStack() as stack:
         served = []
@@ -393,21 +473,15 @@ def measure_parley(options: Options, work: Path, kind: str, baseline: Callable[[
                 if options.profile is not None:
                     options.profile.mkdir(parents=True, exist_ok=True)
                     profile = options.profile / f"{kind}-{one.messages}-{scenario}.txt"
-                paired = baseline()
-                found.append(paired)
-                measured = _load(
+                target = _Target(
                     one.server,
-                    options,
-                    env=_lua_env(one.seeded, one.data, scenario),
-                    database=kind,
-                    messages=one.messages,
-                    scenario=scenario,
-                    postgres_name=one.postgres_name,
-                    profile=profile,
+                    _lua_env(one.seeded, one.data, scenario),
+                    kind,
+                    one.messages,
+                    scenario,
+                    one.postgres_name,
                 )
-                found.append(
-                    replace(measured, baseline_per_second=paired.per_second, baseline_cpu_per_1k=paired.cpu_per_1k)
-                )
+                found += _alternate(options, baseline, target, profile)
     return found
 
 
@@ -455,9 +529,10 @@ def report(measurements: list[Measurement], options: Options, *, revision: str) 
     lines = [
         f"{now}; {_machine()}; parley {revision}",
         f"server pinned to core 0 (one process), wrk -t1 -c{options.connections} on core 1,"
-        f" {options.duration:g} s per scenario after {options.warmup:g} s of warm-up"
+        f" {options.duration:g} s per scenario in {options.slices} slices after {options.warmup:g} s of warm-up,"
+        " each slice after a baseline slice as long"
         + ("; SQLite ANALYZEd after seeding (--sqlite-analyze)" if options.sqlite_analyze else ""),
-        f"baseline (parse + respond, no storage), measured before every run: median {median(baselines):,.0f} req/s,"
+        f"baseline (parse + respond, no storage), measured beside every run: median {median(baselines):,.0f} req/s,"
         f" {baselines[0]:,.0f} to {baselines[-1]:,.0f}",
         "",
         "| database | messages | scenario | req/s | baseline req/s | of baseline | of baseline, by CPU | p50 ms"
