@@ -484,12 +484,19 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection, awaited (turn and connecting included) at most the acquire timeout."""
-        async with asyncio.timeout(self._acquire_timeout):
+        """A connection, awaited (turn and connecting included) at most the acquire timeout.
+
+        A turn leaves an idle connection in the pool for its holder, so the wait is timed only
+        when there is one (an `asyncio.timeout` costs a timer set and cancelled, about 6 µs); the
+        pool's own connecting, when a connection was lost, is bounded by its connect timeout,
+        which is the acquire timeout too."""
+        if self._turns.locked():
+            async with asyncio.timeout(self._acquire_timeout):
+                await self._turns.acquire()
+        else:
             await self._turns.acquire()
         try:
-            async with asyncio.timeout(self._acquire_timeout):
-                raw = await self._pool.acquire()
+            raw = await self._pool.acquire()
             try:
                 yield raw
             finally:
