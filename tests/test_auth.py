@@ -95,8 +95,10 @@ def test_a_revoked_key_is_refused_before_its_body_is_judged(admin: Api, bot: Bot
     key = admin.ok("POST", "/v1/admin/bots/baks", {"botId": bot.id, "note": "revoked"})
     doomed = Api(admin.server, key["value"], {"x-bot-id": bot.id})
     doomed.ok("POST", "/v1/chat/users", {"tags": {}}, status=201)
+    doomed.error("GET", "/v1/chat/users/user_01J00000000000000000000000", type="ResourceNotFound", status=404)
     admin.ok("DELETE", f"/v1/admin/bots/baks/{key['id']}")
     before = admin.server.snapshot()
     doomed.error("POST", "/v1/chat/users", {"tags": "not an object"}, type="Unauthorized", status=401)
     doomed.error("POST", "/v1/chat/users", {"tags": {}}, type="Unauthorized", status=401)
+    doomed.error("GET", "/v1/chat/users/user_01J00000000000000000000000", type="Unauthorized", status=401)
     assert admin.server.snapshot() == before

@@ -65,7 +65,8 @@ class Connection(Protocol):
     def require(self, condition: Statement) -> None:
         """Makes the next statement depend on `condition`, a boolean SQL expression with `$1`-style
         parameters: if it is false then, the statement raises ConditionFailed instead of running.
-        A fetch_one evaluates it in the same query; any other statement checks it first."""
+        A fetch_one evaluates it in the same query (and withholds the answer); any other statement
+        checks it first."""
         ...
 
     async def check(self) -> None:
@@ -216,10 +217,17 @@ class SqliteConnection:
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
         condition, self._condition = self._condition, None
-        if condition is not None:
-            return _guarded_answer(self._run(_guarded(sql, condition[0], len(args)), (*args, *condition[1])).fetchone())
-        row: Row | None = self._run(sql, args).fetchone()
-        return row
+        if condition is None:
+            row: Row | None = self._run(sql, args).fetchone()
+            return row
+        guarded: Row | None = self._run(_guarded(sql, condition[0], len(args)), (*args, *condition[1])).fetchone()
+        if guarded is None:
+            # No row carried the condition: it is checked on its own.
+            self.require(condition)
+            self._check()
+        elif not guarded["parley_condition"]:
+            raise ConditionFailed
+        return guarded
 
     async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
         row = await self.fetch_one(sql, *args)
@@ -319,20 +327,10 @@ def _shifted(sql: str, offset: int) -> str:
 
 @lru_cache(maxsize=1024)
 def _guarded(sql: str, condition: str, offset: int) -> str:
-    """`sql` (a query) joined to `condition`, whose parameters follow the query's `offset` ones:
-    one row whose `parley_condition` is the condition's value and whose `parley_row` is NULL
-    when the query found nothing, else the query's first row beside them."""
-    return (
-        f"SELECT c.parley_condition, q.* FROM (SELECT {_shifted(condition, offset)} AS parley_condition) c"
-        f" LEFT JOIN (SELECT 1 AS parley_row, s.* FROM ({sql}) s) q ON 1 = 1"
-    )
-
-
-def _guarded_answer(row: Any) -> Row | None:
-    """What a _guarded query answers for its query: the row, or None."""
-    if not row["parley_condition"]:
-        raise ConditionFailed
-    return None if row["parley_row"] is None else row
+    """The query `sql` with the value of `condition`, whose parameters follow the query's `offset`
+    ones, as the extra column `parley_condition` of its rows. Both databases flatten the outer
+    SELECT away and compute the (uncorrelated) condition once."""
+    return f"SELECT s.*, {_shifted(condition, offset)} AS parley_condition FROM ({sql}) s"
 
 
 _ONE_ROW_INSERT = re.compile(r"^(INSERT INTO \w+ \([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT .*)?$", re.DOTALL)
@@ -399,11 +397,17 @@ class PostgresConnection:
 
     async def fetch_one(self, sql: str, *args: Any) -> Row | None:
         condition, self._condition = self._condition, None
-        if condition is not None:
-            guarded = _guarded(sql, condition[0], len(args))
-            return _guarded_answer(await self._raw.fetchrow(guarded, *args, *condition[1]))
-        row: Row | None = await self._raw.fetchrow(sql, *args)
-        return row
+        if condition is None:
+            row: Row | None = await self._raw.fetchrow(sql, *args)
+            return row
+        guarded: Row | None = await self._raw.fetchrow(_guarded(sql, condition[0], len(args)), *args, *condition[1])
+        if guarded is None:
+            # No row carried the condition: it is checked on its own.
+            self.require(condition)
+            await self.check()
+        elif not guarded["parley_condition"]:
+            raise ConditionFailed
+        return guarded
 
     async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
         if self._condition is not None:
