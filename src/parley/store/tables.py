@@ -158,7 +158,7 @@ tag_index = Table(
     Column("value", Text, nullable=False),
     Column("ns", Text, nullable=False),
     PrimaryKeyConstraint("resource_id", "key"),
-    Index("tag_index_lookup", "bot_id", "kind", "key", "value"),
+    Index("tag_index_lookup", "bot_id", "kind", "key", "value", "resource_id"),
 )
 
 events = Table(
