@@ -553,7 +553,7 @@ def report(measurements: list[Measurement], options: Options, *, revision: str) 
         lines += [
             "",
             f"Growth from {small} to {large} stored messages: how many times longer a request takes, each"
-            " size relative to its own baseline run (and by server CPU per request):",
+            " size relative to its own baseline slices (and by server CPU per request):",
             "",
             f"| database | scenario | req/s at {small} | req/s at {large} | growth | CPU growth |",
             "|---|---|--:|--:|--:|--:|",

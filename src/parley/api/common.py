@@ -267,8 +267,9 @@ def error_response(_: Request[Any, Any, State], error: Exception) -> Response[by
     return respond(api_error.body(), api_error.status)
 
 
-# What asyncpg raises while PostgreSQL is down, restarting or refusing connections; the pool
-# replaces broken connections by itself, so requests succeed again once the database is back.
+# What asyncpg raises while PostgreSQL is down, restarting or refusing connections; broken
+# connections are dropped and replaced (PostgresDatabase), so requests succeed again once the
+# database is back.
 DATABASE_UNAVAILABLE = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
@@ -276,7 +277,7 @@ DATABASE_UNAVAILABLE = (
     # "database is not currently accepting connections" (maintenance): raised when connecting.
     asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
     asyncpg.exceptions.InterfaceError,
-    # A connection whose backend was terminated while it sat idle in the pool can fail its next
+    # A connection whose backend was terminated while it sat idle can fail its next
     # query this way ("cannot switch to state ...; another operation is in progress").
     asyncpg.exceptions.InternalClientError,
     OSError,
