@@ -514,12 +514,12 @@ class PostgresDatabase:
                 raw = await self._connect()
             try:
                 yield raw
-            except Exception:
-                self._give_back(raw)
+            except asyncio.CancelledError:
+                # An operation may still be under way on the connection.
+                raw.terminate()
                 raise
             except BaseException:
-                # Cancelled: an operation may still be under way on the connection.
-                raw.terminate()
+                self._give_back(raw)
                 raise
             self._give_back(raw)
         finally:
