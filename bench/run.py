@@ -264,50 +264,6 @@ def _snapshot(server: Server, postgres_name: str | None) -> tuple[float, float, 
     )
 
 
-def _prepare(server: Server, options: Options, env: dict[str, str]) -> None:
-    """Before a server's first slice: a quiet machine, then unmeasured load."""
-    wait_quiet(timeout=options.quiet_wait)
-    if options.warmup > 0:
-        run_wrk(server.url, env, duration=options.warmup, connections=options.connections)
-        wait_idle(server.pid)
-
-
-def _slice(
-    server: Server,
-    options: Options,
-    *,
-    env: dict[str, str],
-    database: str,
-    messages: int,
-    scenario: str,
-    postgres_name: str | None = None,
-    profile: Path | None = None,
-) -> Measurement:
-    """One wrk run of `options.slice_seconds`, and what the server and the machine spent on it."""
-    before = _snapshot(server, postgres_name)
-    with profiling(server.pid, profile, duration=options.slice_seconds):
-        result = run_wrk(server.url, env, duration=options.slice_seconds, connections=options.connections)
-    server_cpu, postgres_cpu, children_cpu, busy = (
-        after - earlier for after, earlier in zip(_snapshot(server, postgres_name), before, strict=True)
-    )
-    wait_idle(server.pid)
-    return Measurement(
-        database=database,
-        messages=messages,
-        scenario=scenario,
-        requests=result.requests,
-        seconds=result.seconds,
-        p50_ms=result.p50_ms,
-        p99_ms=result.p99_ms,
-        server_cpu_seconds=server_cpu,
-        postgres_cpu_seconds=postgres_cpu if postgres_name else None,
-        other_cpu_seconds=busy - server_cpu - postgres_cpu - children_cpu,
-        status_errors=result.status_errors,
-        socket_errors=result.socket_errors,
-        timeouts=result.timeouts,
-    )
-
-
 def _combine(slices: list[Measurement]) -> Measurement:
     """The slices of one run as one measurement: counts and times added up, and the median of the
     slices' p50 and p99 (wrk reports percentiles per run, which cannot be merged exactly)."""
@@ -358,16 +314,36 @@ class _Target:
     scenario: str
     postgres_name: str | None = None
 
+    def prepare(self, options: Options) -> None:
+        """Before the first slice: a quiet machine, then unmeasured load."""
+        wait_quiet(timeout=options.quiet_wait)
+        if options.warmup > 0:
+            run_wrk(self.server.url, self.env, duration=options.warmup, connections=options.connections)
+            wait_idle(self.server.pid)
+
     def slice(self, options: Options, profile: Path | None = None) -> Measurement:
-        return _slice(
-            self.server,
-            options,
-            env=self.env,
+        """One wrk run of `options.slice_seconds`, and what the server and the machine spent on it."""
+        before = _snapshot(self.server, self.postgres_name)
+        with profiling(self.server.pid, profile, duration=options.slice_seconds):
+            result = run_wrk(self.server.url, self.env, duration=options.slice_seconds, connections=options.connections)
+        server_cpu, postgres_cpu, children_cpu, busy = (
+            after - earlier for after, earlier in zip(_snapshot(self.server, self.postgres_name), before, strict=True)
+        )
+        wait_idle(self.server.pid)
+        return Measurement(
             database=self.database,
             messages=self.messages,
             scenario=self.scenario,
-            postgres_name=self.postgres_name,
-            profile=profile,
+            requests=result.requests,
+            seconds=result.seconds,
+            p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms,
+            server_cpu_seconds=server_cpu,
+            postgres_cpu_seconds=postgres_cpu if self.postgres_name else None,
+            other_cpu_seconds=busy - server_cpu - postgres_cpu - children_cpu,
+            status_errors=result.status_errors,
+            socket_errors=result.socket_errors,
+            timeouts=result.timeouts,
         )
 
 
@@ -375,8 +351,8 @@ def _alternate(options: Options, baseline: _Target, target: _Target, profile: Pa
     """The baseline and `target`, warmed up, then loaded in turns: a baseline slice, a slice of
     `target`, and so on. The speed of a virtual machine drifts within seconds; slices that
     alternate see the same drift, which cancels out of the ratio."""
-    _prepare(baseline.server, options, baseline.env)
-    _prepare(target.server, options, target.env)
+    baseline.prepare(options)
+    target.prepare(options)
     paired: list[Measurement] = []
     measured: list[Measurement] = []
     for index in range(options.slices):
