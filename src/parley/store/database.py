@@ -157,10 +157,11 @@ class SqliteConnection:
 
     def _check(self) -> None:
         condition, self._condition = self._condition, None
-        if (
-            condition is not None
-            and not self._raw.execute(_sqlite_sql(f"SELECT {condition[0]}"), condition[1]).fetchone()[0]
-        ):
+        if condition is not None:
+            self._evaluate(condition)
+
+    def _evaluate(self, condition: Statement) -> None:
+        if not self._raw.execute(_sqlite_sql(f"SELECT {condition[0]}"), condition[1]).fetchone()[0]:
             raise ConditionFailed
 
     @asynccontextmanager
@@ -223,8 +224,7 @@ class SqliteConnection:
         guarded: Row | None = self._run(_guarded(sql, condition[0], len(args)), (*args, *condition[1])).fetchone()
         if guarded is None:
             # No row carried the condition: it is checked on its own.
-            self.require(condition)
-            self._check()
+            self._evaluate(condition)
         elif not guarded["parley_condition"]:
             raise ConditionFailed
         return guarded
@@ -365,7 +365,11 @@ class PostgresConnection:
 
     async def check(self) -> None:
         condition, self._condition = self._condition, None
-        if condition is not None and not await self._raw.fetchval(f"SELECT {condition[0]}", *condition[1]):
+        if condition is not None:
+            await self._evaluate(condition)
+
+    async def _evaluate(self, condition: Statement) -> None:
+        if not await self._raw.fetchval(f"SELECT {condition[0]}", *condition[1]):
             raise ConditionFailed
 
     async def execute(self, sql: str, *args: Any) -> int:
@@ -403,8 +407,7 @@ class PostgresConnection:
         guarded: Row | None = await self._raw.fetchrow(_guarded(sql, condition[0], len(args)), *args, *condition[1])
         if guarded is None:
             # No row carried the condition: it is checked on its own.
-            self.require(condition)
-            await self.check()
+            await self._evaluate(condition)
         elif not guarded["parley_condition"]:
             raise ConditionFailed
         return guarded
