@@ -5,8 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from litestar import Litestar
-from litestar.types import ASGIApp
 
 from parley.api import (
     actions,
@@ -23,7 +21,9 @@ from parley.api import (
     users,
     workflows,
 )
-from parley.api.common import Services, error_response, reauthenticating
+from parley.api.common import Services, error_answer, reauthenticating
+from parley.api.routing import Application
+from parley.asgi import ASGIApp
 from parley.auth import IdentityCache
 from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
@@ -51,13 +51,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     settings = settings or load_settings()
 
     @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    async def lifespan() -> AsyncIterator[Services]:
         db = await open_database(settings)
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
         scheduler = Scheduler(db, chosen)
         dispatcher = Dispatcher(db, chosen, settings) if settings.dispatch else None
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
-        app.state.services = Services(
+        services = Services(
             db=db,
             cache=DefinitionCache(),
             identities=IdentityCache(),
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             dispatcher.start()
         _settle_garbage_collector()
         try:
-            yield
+            yield services
         finally:
             if dispatcher is not None:
                 await dispatcher.stop()
@@ -80,27 +80,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await http.aclose()
             await db.close()
 
-    app = Litestar(
-        route_handlers=[
-            *admin.handlers,
-            *users.handlers,
-            *conversations.handlers,
-            *messages.handlers,
-            *events.handlers,
-            *states.handlers,
-            *tags.handlers,
-            *tasks.handlers,
-            *workflows.handlers,
-            *integration_ops.handlers,
-            *actions.handlers,
-            *parley.handlers,
-            *health.handlers,
-        ],
-        lifespan=[lifespan],
-        exception_handlers={Exception: error_response},
-        openapi_config=None,
-        request_max_body_size=settings.max_body_bytes,
-    )
-    # Around the framework rather than inside it: route middleware would add an exception-handling
-    # layer of the framework's own to every request.
+    operations = [
+        *admin.operations,
+        *users.operations,
+        *conversations.operations,
+        *messages.operations,
+        *events.operations,
+        *states.operations,
+        *tags.operations,
+        *tasks.operations,
+        *workflows.operations,
+        *integration_ops.operations,
+        *actions.operations,
+        *parley.operations,
+        *health.operations,
+    ]
+    app = Application(operations, lifespan=lifespan, on_error=error_answer, max_body=settings.max_body_bytes)
     return measure(reauthenticating(app))

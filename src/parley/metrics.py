@@ -7,15 +7,19 @@ import functools
 import time
 from collections import defaultdict
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from parley.asgi import ASGIApp, Message, Receive, Scope, Send
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+# The key, in a request scope's state, of the operation that answered it (see api.routing).
+OPERATION = "parley.operation"
+
+
 @functools.cache
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
+def operation_name(handler: str) -> str:
+    """`getOrCreateMessage` for the handler `get_or_create_message`."""
+    head, *rest = handler.split("_")
     return head + "".join(part.title() for part in rest)
 
 
@@ -75,7 +79,7 @@ def measure(app: ASGIApp) -> ASGIApp:
     """ASGI middleware: counts and times every routed request under its operation's name."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        if scope["type"] != "http":
             await app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -90,8 +94,6 @@ def measure(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_status)
         finally:
-            handler = scope.get("route_handler")
-            name = _camel(handler.handler_name) if handler is not None else "unrouted"
-            METRICS.observe(name, status, time.perf_counter() - started)
+            METRICS.observe(scope.get("state", {}).get(OPERATION, "unrouted"), status, time.perf_counter() - started)
 
     return middleware

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import BotSetup
 from tests.harness import Api, Server
 
 OPERATIONS: list[dict[str, str]] = json.loads((Path(__file__).parent / "runtime_operations.json").read_text())
@@ -35,3 +36,16 @@ def test_every_operation_is_served(server: Server, operation: dict[str, str]) ->
     body: Any = {} if operation["method"] in ("POST", "PUT", "PATCH") else None
     answer = anonymous.error(operation["method"], path, body, type="Unauthorized", status=401)
     assert answer["message"]
+
+
+def test_repeated_and_trailing_slashes_name_the_same_operation(bot: BotSetup) -> None:
+    user = bot.api.ok("POST", "/v1/chat/users", {"tags": {}}, status=201)["user"]
+    assert bot.api.ok("GET", f"/v1/chat/users/{user['id']}/")["user"] == user
+    assert bot.api.ok("GET", f"/v1/chat//users/{user['id']}")["user"] == user
+
+
+def test_a_named_operation_is_not_read_as_an_id(bot: BotSetup) -> None:
+    """`get-or-create` below /v1/chat/users is an operation of its own, not a user id: it takes
+    POST only."""
+    bot.api.error("GET", "/v1/chat/users/get-or-create", type="MethodNotFound", status=405)
+    bot.api.error("GET", "/v1/chat/users/usr_unknown", type="ResourceNotFound", status=404)

@@ -1,19 +1,13 @@
 """/v1/chat/actions"""
 
-from typing import Any
-
-from litestar import Request, Response, post
-from litestar.datastructures import State
-
 from parley.api.common import decode, read_body, respond, runtime, services
+from parley.api.routing import Answer, Call, post
 from parley.dispatch import actions
 from parley.service.models import CallAction
 
-Req = Request[Any, Any, State]
-
 
 @post("/v1/chat/actions")
-async def call_action(request: Req) -> Response[bytes]:
+async def call_action(request: Call) -> Answer:
     raw = await read_body(request)
     found = services(request)
     async with runtime(request, write=True) as (conn, identity):
@@ -22,4 +16,4 @@ async def call_action(request: Req) -> Response[bytes]:
     return respond({"output": output, "meta": {"cached": False}})
 
 
-handlers = [call_action]
+operations = [call_action]

@@ -2,9 +2,6 @@
 
 from typing import Any
 
-from litestar import Request, Response, delete, get, post, put
-from litestar.datastructures import State
-
 from parley.api.common import (
     admin,
     decode,
@@ -17,6 +14,7 @@ from parley.api.common import (
     respond,
     services,
 )
+from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.auth import BOT, INTEGRATION
 from parley.errors import InvalidPayload
 from parley.service import admin as rules
@@ -30,18 +28,16 @@ from parley.service.admin_models import (
 )
 from parley.store.database import Connection
 
-Req = Request[Any, Any, State]
 
-
-async def _bot_body(request: Req, conn: Connection, bot_id: str) -> dict[str, Any]:
+async def _bot_body(request: Call, conn: Connection, bot_id: str) -> dict[str, Any]:
     row = await rules.require_bot(conn, bot_id)
     keyed_by_alias = request.headers.get("x-multiple-integrations", "").lower() == "true"
-    base_url = str(request.base_url).rstrip("/")
+    base_url = request.base_url
     return {"bot": await rules.bot_view(conn, row, keyed_by_alias=keyed_by_alias, base_url=base_url)}
 
 
-@post("/v1/admin/bots", status_code=200)
-async def create_bot(request: Req) -> Response[bytes]:
+@post("/v1/admin/bots")
+async def create_bot(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
         bot_id = await rules.create_bot(conn, decode(raw, CreateBot), now=services(request).now())
@@ -50,22 +46,22 @@ async def create_bot(request: Req) -> Response[bytes]:
 
 
 @get("/v1/admin/bots")
-async def list_bots(request: Req) -> Response[bytes]:
+async def list_bots(request: Call) -> Answer:
     order, page, dev = query_order(request), query_page(request), query_bool(request, "dev")
     async with admin(request, write=False) as conn:
         rows, next_token = await rules.list_bots(conn, dev=dev, order=order, page=page)
     return respond(page_body("bots", [rules.bot_summary(row) for row in rows], next_token))
 
 
-@get("/v1/admin/bots/{bot_id:str}")
-async def get_bot(request: Req, bot_id: str) -> Response[bytes]:
+@get("/v1/admin/bots/{bot_id}")
+async def get_bot(request: Call, bot_id: str) -> Answer:
     async with admin(request, write=False) as conn:
         body = await _bot_body(request, conn, bot_id)
     return respond(body)
 
 
-@put("/v1/admin/bots/{bot_id:str}")
-async def update_bot(request: Req, bot_id: str) -> Response[bytes]:
+@put("/v1/admin/bots/{bot_id}")
+async def update_bot(request: Call, bot_id: str) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
         await rules.update_bot(conn, bot_id, decode(raw, UpdateBot), now=services(request).now())
@@ -73,15 +69,15 @@ async def update_bot(request: Req, bot_id: str) -> Response[bytes]:
     return respond(body)
 
 
-@delete("/v1/admin/bots/{bot_id:str}", status_code=200)
-async def delete_bot(request: Req, bot_id: str) -> Response[bytes]:
+@delete("/v1/admin/bots/{bot_id}")
+async def delete_bot(request: Call, bot_id: str) -> Answer:
     async with admin(request, write=True) as conn:
         await rules.delete_bot(conn, bot_id)
     return respond({})
 
 
 @get("/v1/admin/bots/baks")
-async def list_bot_api_keys(request: Req) -> Response[bytes]:
+async def list_bot_api_keys(request: Call) -> Answer:
     bot_id = query_str(request, "botId")
     if bot_id is None:
         raise InvalidPayload("Query parameter `botId` is required.")
@@ -91,23 +87,23 @@ async def list_bot_api_keys(request: Req) -> Response[bytes]:
     return respond({"baks": keys})
 
 
-@post("/v1/admin/bots/baks", status_code=200)
-async def create_bot_api_key(request: Req) -> Response[bytes]:
+@post("/v1/admin/bots/baks")
+async def create_bot_api_key(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
         key = await rules.create_bot_api_key(conn, decode(raw, CreateBotApiKey), now=services(request).now())
     return respond(key)
 
 
-@delete("/v1/admin/bots/baks/{key_id:str}", status_code=200)
-async def delete_bot_api_key(request: Req, key_id: str) -> Response[bytes]:
+@delete("/v1/admin/bots/baks/{key_id}")
+async def delete_bot_api_key(request: Call, key_id: str) -> Answer:
     async with admin(request, write=True) as conn:
         await rules.delete_key(conn, kind=BOT, key_id=key_id)
     return respond({})
 
 
-@post("/v1/admin/integrations", status_code=200)
-async def create_integration(request: Req) -> Response[bytes]:
+@post("/v1/admin/integrations")
+async def create_integration(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
         integration_id = await rules.create_integration(
@@ -118,7 +114,7 @@ async def create_integration(request: Req) -> Response[bytes]:
 
 
 @get("/v1/admin/integrations")
-async def list_integrations(request: Req) -> Response[bytes]:
+async def list_integrations(request: Call) -> Answer:
     order, page, dev = query_order(request), query_page(request), query_bool(request, "dev")
     async with admin(request, write=False) as conn:
         rows, next_token = await rules.list_integrations(
@@ -133,15 +129,15 @@ async def list_integrations(request: Req) -> Response[bytes]:
     return respond(page_body("integrations", [rules.integration_summary(row) for row in rows], next_token))
 
 
-@get("/v1/admin/integrations/{integration_id:str}")
-async def get_integration(request: Req, integration_id: str) -> Response[bytes]:
+@get("/v1/admin/integrations/{integration_id}")
+async def get_integration(request: Call, integration_id: str) -> Answer:
     async with admin(request, write=False) as conn:
         row = await rules.require_integration(conn, integration_id)
     return respond({"integration": rules.integration_view(row)})
 
 
-@put("/v1/admin/integrations/{integration_id:str}")
-async def update_integration(request: Req, integration_id: str) -> Response[bytes]:
+@put("/v1/admin/integrations/{integration_id}")
+async def update_integration(request: Call, integration_id: str) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
         await rules.update_integration(
@@ -151,15 +147,15 @@ async def update_integration(request: Req, integration_id: str) -> Response[byte
     return respond({"integration": rules.integration_view(row)})
 
 
-@delete("/v1/admin/integrations/{integration_id:str}", status_code=200)
-async def delete_integration(request: Req, integration_id: str) -> Response[bytes]:
+@delete("/v1/admin/integrations/{integration_id}")
+async def delete_integration(request: Call, integration_id: str) -> Answer:
     async with admin(request, write=True) as conn:
         await rules.delete_integration(conn, integration_id)
     return respond({})
 
 
 @get("/v1/admin/integrations/iaks")
-async def list_integration_api_keys(request: Req) -> Response[bytes]:
+async def list_integration_api_keys(request: Call) -> Answer:
     integration_id = query_str(request, "integrationId")
     if integration_id is None:
         raise InvalidPayload("Query parameter `integrationId` is required.")
@@ -169,8 +165,8 @@ async def list_integration_api_keys(request: Req) -> Response[bytes]:
     return respond({"iaks": keys})
 
 
-@post("/v1/admin/integrations/iaks", status_code=200)
-async def create_integration_api_key(request: Req) -> Response[bytes]:
+@post("/v1/admin/integrations/iaks")
+async def create_integration_api_key(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
         key = await rules.create_integration_api_key(
@@ -179,14 +175,14 @@ async def create_integration_api_key(request: Req) -> Response[bytes]:
     return respond(key)
 
 
-@delete("/v1/admin/integrations/iaks/{key_id:str}", status_code=200)
-async def delete_integration_api_key(request: Req, key_id: str) -> Response[bytes]:
+@delete("/v1/admin/integrations/iaks/{key_id}")
+async def delete_integration_api_key(request: Call, key_id: str) -> Answer:
     async with admin(request, write=True) as conn:
         await rules.delete_key(conn, kind=INTEGRATION, key_id=key_id)
     return respond({})
 
 
-handlers = [
+operations = [
     create_bot,
     list_bots,
     get_bot,

@@ -1,7 +1,7 @@
 """Request decoding, query parsing, responses and the one place errors become contract bodies."""
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -9,11 +9,9 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import msgspec
-from litestar import Request, Response
-from litestar.datastructures import State
-from litestar.exceptions import HTTPException
-from litestar.types import ASGIApp, Receive, Scope, Send
 
+from parley.api.routing import Answer, Call
+from parley.asgi import ASGIApp, Receive, Scope, Send
 from parley.auth import Identity, IdentityCache, authenticate, authenticate_admin
 from parley.clock import Clock, iso_from_ms, parse_iso
 from parley.dispatch.worker import Dispatcher
@@ -21,9 +19,7 @@ from parley.errors import (
     ApiError,
     Internal,
     InvalidPayload,
-    MethodNotFound,
     OperationTimeout,
-    PayloadTooLarge,
     ResourceNotFound,
     UnsupportedMediaType,
 )
@@ -36,6 +32,7 @@ from parley.store.sql import BadPageToken, Cursor, Order
 logger = logging.getLogger("parley")
 T = TypeVar("T")
 JSON = "application/json"
+_JSON = JSON.encode()
 
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
 _encoder = msgspec.json.Encoder()
@@ -59,12 +56,12 @@ class Services:
         return iso_from_ms(self.clock.now_ms())
 
 
-def services(request: Request[Any, Any, State]) -> Services:
-    found: Services = request.app.state.services
+def services(request: Call) -> Services:
+    found: Services = request.services
     return found
 
 
-async def read_body(request: Request[Any, Any, State]) -> bytes:
+async def read_body(request: Call) -> bytes:
     """The raw JSON body; read before any transaction opens, since reading may suspend."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != JSON:
@@ -89,8 +86,8 @@ def decode(raw: bytes, type_: type[T]) -> T:
     return result
 
 
-def respond(content: Any, status: int = 200) -> Response[bytes]:
-    return Response(content=_encoder.encode(content), status_code=status, media_type=JSON)
+def respond(content: Any, status: int = 200) -> Answer:
+    return Answer(_encoder.encode(content), status)
 
 
 class StaleIdentity(BaseException):
@@ -117,7 +114,7 @@ def reauthenticating(app: ASGIApp) -> ASGIApp:
 
 
 @asynccontextmanager
-async def runtime(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[tuple[Connection, Identity]]:
+async def runtime(request: Call, *, write: bool) -> AsyncIterator[tuple[Connection, Identity]]:
     """A connection and the caller's identity. With `write`, the connection is a write transaction
     for the whole request; without it, reads go straight to the database (get-or-create opens its
     own transaction only when it has something to write).
@@ -152,7 +149,7 @@ async def runtime(request: Request[Any, Any, State], *, write: bool) -> AsyncIte
 
 
 @asynccontextmanager
-async def admin(request: Request[Any, Any, State], *, write: bool) -> AsyncIterator[Connection]:
+async def admin(request: Call, *, write: bool) -> AsyncIterator[Connection]:
     found = services(request)
     scope = found.db.transaction() if write else found.db.connection()
     async with scope as conn:
@@ -163,7 +160,7 @@ async def admin(request: Request[Any, Any, State], *, write: bool) -> AsyncItera
 # Query strings
 
 
-def query_tags(request: Request[Any, Any, State]) -> dict[str, str]:
+def query_tags(request: Call) -> dict[str, str]:
     """`tags.<key>=<value>` (or `tags[<key>]=<value>`) parameters as a dict."""
     tags: dict[str, str] = {}
     for name, value in request.query_params.items():
@@ -174,19 +171,19 @@ def query_tags(request: Request[Any, Any, State]) -> dict[str, str]:
     return tags
 
 
-def query_str(request: Request[Any, Any, State], name: str) -> str | None:
+def query_str(request: Call, name: str) -> str | None:
     value = request.query_params.get(name)
     return value if value else None
 
 
-def query_choice(request: Request[Any, Any, State], name: str, choices: tuple[str, ...], default: str) -> str:
+def query_choice(request: Call, name: str, choices: tuple[str, ...], default: str) -> str:
     value = request.query_params.get(name) or default
     if value not in choices:
         raise InvalidPayload(f"Query parameter `{name}` must be one of {', '.join(choices)}; got {value!r}.")
     return value
 
 
-def query_bool(request: Request[Any, Any, State], name: str) -> bool | None:
+def query_bool(request: Call, name: str) -> bool | None:
     value: str | None = request.query_params.get(name)
     if not value:
         return None
@@ -195,7 +192,7 @@ def query_bool(request: Request[Any, Any, State], name: str) -> bool | None:
     return value == "true"
 
 
-def query_date(request: Request[Any, Any, State], name: str) -> str | None:
+def query_date(request: Call, name: str) -> str | None:
     value = request.query_params.get(name)
     if not value:
         return None
@@ -205,7 +202,7 @@ def query_date(request: Request[Any, Any, State], name: str) -> str | None:
         raise InvalidPayload(f"Query parameter `{name}` must be an ISO 8601 date-time; got {value!r}.") from None
 
 
-def query_page(request: Request[Any, Any, State]) -> Page:
+def query_page(request: Call) -> Page:
     token = request.query_params.get("nextToken")
     raw_size = request.query_params.get("pageSize") or request.query_params.get("limit")
     size = DEFAULT_PAGE_SIZE
@@ -224,7 +221,7 @@ def query_page(request: Request[Any, Any, State]) -> Page:
     return Page(cursor=cursor, size=size)
 
 
-def query_order(request: Request[Any, Any, State]) -> Order:
+def query_order(request: Call) -> Order:
     field = query_choice(request, "sortField", ("createdAt", "updatedAt"), "createdAt")
     direction = query_choice(request, "sortDirection", ("asc", "desc"), "desc")
     return Order(column="created_at" if field == "createdAt" else "updated_at", descending=direction == "desc")
@@ -237,25 +234,12 @@ def page_body(name: str, items: list[Any], next_token: str | None) -> dict[str, 
 # Errors
 
 
-def _http_error(error: HTTPException) -> ApiError:
-    if error.status_code == 404:
-        return ResourceNotFound("No such operation: check the method and path.")
-    if error.status_code == 405:
-        return MethodNotFound("This path does not accept that method.")
-    if error.status_code == 413:
-        return PayloadTooLarge("The request body is larger than this server accepts.")
-    if error.status_code < 500:
-        return InvalidPayload(str(error.detail))
-    return Internal("The server failed to answer this request.")
-
-
-def error_response(_: Request[Any, Any, State], error: Exception) -> Response[bytes]:
+def error_answer(error: Exception) -> Answer:
+    """The contract's error for whatever an operation raised."""
     if isinstance(error, ApiError):
         api_error = error
     elif isinstance(error, asyncpg.exceptions.CharacterNotInRepertoireError | asyncpg.exceptions.DataError):
         api_error = InvalidPayload("Text in the request may not contain the NUL character.")
-    elif isinstance(error, HTTPException):
-        api_error = _http_error(error)
     elif isinstance(error, asyncpg.exceptions.QueryCanceledError):
         api_error = OperationTimeout("The database did not finish this operation in time; try again.")
     elif isinstance(error, DATABASE_UNAVAILABLE):
@@ -283,5 +267,3 @@ DATABASE_UNAVAILABLE = (
     OSError,
     TimeoutError,
 )
-
-ExceptionHandler = Callable[[Request[Any, Any, State], Exception], Response[bytes]]

@@ -1,10 +1,5 @@
 """/v1/chat/conversations and their participants."""
 
-from typing import Any
-
-from litestar import Request, Response, delete, get, post, put
-from litestar.datastructures import State
-
 from parley.api.common import (
     decode,
     page_body,
@@ -18,6 +13,7 @@ from parley.api.common import (
     runtime,
     services,
 )
+from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.service import conversations
 from parley.service.models import (
     AddParticipant,
@@ -26,11 +22,9 @@ from parley.service.models import (
     UpdateConversation,
 )
 
-Req = Request[Any, Any, State]
-
 
 @post("/v1/chat/conversations")
-async def create_conversation(request: Req) -> Response[bytes]:
+async def create_conversation(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         conversation = await conversations.create_conversation(
@@ -40,7 +34,7 @@ async def create_conversation(request: Req) -> Response[bytes]:
 
 
 @post("/v1/chat/conversations/get-or-create")
-async def get_or_create_conversation(request: Req) -> Response[bytes]:
+async def get_or_create_conversation(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=False) as (conn, identity):
         conversation, created = await conversations.get_or_create_conversation(
@@ -49,15 +43,15 @@ async def get_or_create_conversation(request: Req) -> Response[bytes]:
     return respond({"conversation": conversation, "meta": {"created": created}})
 
 
-@get("/v1/chat/conversations/{conversation_id:str}")
-async def get_conversation(request: Req, conversation_id: str) -> Response[bytes]:
+@get("/v1/chat/conversations/{conversation_id}")
+async def get_conversation(request: Call, conversation_id: str) -> Answer:
     async with runtime(request, write=False) as (conn, identity):
         conversation = await conversations.get_conversation(conn, identity, conversation_id)
     return respond({"conversation": conversation})
 
 
-@put("/v1/chat/conversations/{conversation_id:str}")
-async def update_conversation(request: Req, conversation_id: str) -> Response[bytes]:
+@put("/v1/chat/conversations/{conversation_id}")
+async def update_conversation(request: Call, conversation_id: str) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         conversation = await conversations.update_conversation(
@@ -66,15 +60,15 @@ async def update_conversation(request: Req, conversation_id: str) -> Response[by
     return respond({"conversation": conversation})
 
 
-@delete("/v1/chat/conversations/{conversation_id:str}", status_code=200)
-async def delete_conversation(request: Req, conversation_id: str) -> Response[bytes]:
+@delete("/v1/chat/conversations/{conversation_id}")
+async def delete_conversation(request: Call, conversation_id: str) -> Answer:
     async with runtime(request, write=True) as (conn, identity):
         await conversations.delete_conversation(conn, identity, conversation_id)
     return respond({})
 
 
 @get("/v1/chat/conversations")
-async def list_conversations(request: Req) -> Response[bytes]:
+async def list_conversations(request: Call) -> Answer:
     order, page = query_order(request), query_page(request)
     after, before = query_date(request, "afterDate"), query_date(request, "beforeDate")
     async with runtime(request, write=False) as (conn, identity):
@@ -83,7 +77,7 @@ async def list_conversations(request: Req) -> Response[bytes]:
             identity,
             integration_name=query_str(request, "integrationName"),
             channel=query_str(request, "channel"),
-            participant_ids=[p for p in request.query_params.getall("participantIds", []) if p],
+            participant_ids=[p for p in request.query_params.getall("participantIds") if p],
             tags=query_tags(request),
             after=after,
             before=before,
@@ -93,8 +87,8 @@ async def list_conversations(request: Req) -> Response[bytes]:
     return respond(page_body("conversations", found, next_token))
 
 
-@post("/v1/chat/conversations/{conversation_id:str}/participants")
-async def add_participant(request: Req, conversation_id: str) -> Response[bytes]:
+@post("/v1/chat/conversations/{conversation_id}/participants")
+async def add_participant(request: Call, conversation_id: str) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         participant = await conversations.add_participant(
@@ -103,29 +97,29 @@ async def add_participant(request: Req, conversation_id: str) -> Response[bytes]
     return respond({"participant": participant})
 
 
-@get("/v1/chat/conversations/{conversation_id:str}/participants/{user_id:str}")
-async def get_participant(request: Req, conversation_id: str, user_id: str) -> Response[bytes]:
+@get("/v1/chat/conversations/{conversation_id}/participants/{user_id}")
+async def get_participant(request: Call, conversation_id: str, user_id: str) -> Answer:
     async with runtime(request, write=False) as (conn, identity):
         participant = await conversations.get_participant(conn, identity, conversation_id, user_id)
     return respond({"participant": participant})
 
 
-@delete("/v1/chat/conversations/{conversation_id:str}/participants/{user_id:str}", status_code=200)
-async def remove_participant(request: Req, conversation_id: str, user_id: str) -> Response[bytes]:
+@delete("/v1/chat/conversations/{conversation_id}/participants/{user_id}")
+async def remove_participant(request: Call, conversation_id: str, user_id: str) -> Answer:
     async with runtime(request, write=True) as (conn, identity):
         await conversations.remove_participant(conn, identity, conversation_id, user_id)
     return respond({})
 
 
-@get("/v1/chat/conversations/{conversation_id:str}/participants")
-async def list_participants(request: Req, conversation_id: str) -> Response[bytes]:
+@get("/v1/chat/conversations/{conversation_id}/participants")
+async def list_participants(request: Call, conversation_id: str) -> Answer:
     page = query_page(request)
     async with runtime(request, write=False) as (conn, identity):
         found, next_token = await conversations.list_participants(conn, identity, conversation_id, page=page)
     return respond(page_body("participants", found, next_token))
 
 
-handlers = [
+operations = [
     create_conversation,
     get_or_create_conversation,
     get_conversation,

@@ -1,15 +1,9 @@
 """/v1/chat/events"""
 
-from typing import Any
-
-from litestar import Request, Response, delete, get, post
-from litestar.datastructures import State
-
 from parley.api.common import decode, page_body, query_page, read_body, respond, runtime, services
+from parley.api.routing import Answer, Call, delete, get, post
 from parley.service import events
 from parley.service.models import CreateEvent
-
-Req = Request[Any, Any, State]
 
 # Query parameters of listEvents and the columns they filter.
 _FILTERS = {
@@ -23,7 +17,7 @@ _FILTERS = {
 
 
 @post("/v1/chat/events")
-async def create_event(request: Req) -> Response[bytes]:
+async def create_event(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         event = await events.create_event(
@@ -32,22 +26,22 @@ async def create_event(request: Req) -> Response[bytes]:
     return respond({"event": event}, 201)
 
 
-@get("/v1/chat/events/{event_id:str}")
-async def get_event(request: Req, event_id: str) -> Response[bytes]:
+@get("/v1/chat/events/{event_id}")
+async def get_event(request: Call, event_id: str) -> Answer:
     async with runtime(request, write=False) as (conn, identity):
         event = await events.get_event(conn, identity, event_id)
     return respond({"event": event})
 
 
-@delete("/v1/chat/events/scheduled/{event_id:str}", status_code=200)
-async def cancel_scheduled_event(request: Req, event_id: str) -> Response[bytes]:
+@delete("/v1/chat/events/scheduled/{event_id}")
+async def cancel_scheduled_event(request: Call, event_id: str) -> Answer:
     async with runtime(request, write=True) as (conn, identity):
         await events.cancel_scheduled_event(conn, identity, event_id, now=services(request).now())
     return respond({})
 
 
 @get("/v1/chat/events")
-async def list_events(request: Req) -> Response[bytes]:
+async def list_events(request: Call) -> Answer:
     page = query_page(request)
     filters = {column: value for name, column in _FILTERS.items() if (value := request.query_params.get(name))}
     async with runtime(request, write=False) as (conn, identity):
@@ -55,4 +49,4 @@ async def list_events(request: Req) -> Response[bytes]:
     return respond(page_body("events", found, next_token))
 
 
-handlers = [create_event, get_event, cancel_scheduled_event, list_events]
+operations = [create_event, get_event, cancel_scheduled_event, list_events]

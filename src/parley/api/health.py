@@ -1,26 +1,22 @@
 """/healthz, /readyz and /metrics: for load balancers, orchestrators and Prometheus."""
 
 import asyncio
-from typing import Any
-
-from litestar import Request, Response, get
-from litestar.datastructures import State
 
 from parley.api.common import DATABASE_UNAVAILABLE, respond, services
+from parley.api.routing import Answer, Call, get
 from parley.metrics import METRICS
 
-Req = Request[Any, Any, State]
 READY_TIMEOUT_SECONDS = 2.0
 
 
 @get("/healthz")
-async def healthz() -> Response[bytes]:
+async def healthz(_: Call) -> Answer:
     """The process is up and answering; says nothing about the database."""
     return respond({"status": "ok"})
 
 
 @get("/readyz")
-async def readyz(request: Req) -> Response[bytes]:
+async def readyz(request: Call) -> Answer:
     """Ready to serve: the database answers a query in time (503 otherwise)."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), services(request).db.connection() as conn:
@@ -31,13 +27,13 @@ async def readyz(request: Req) -> Response[bytes]:
 
 
 @get("/metrics")
-async def metrics(request: Req) -> Response[str]:
+async def metrics(request: Call) -> Answer:
     async with services(request).db.connection() as conn:
         rows = await conn.fetch_all(
             "SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'in_flight') GROUP BY status"
         )
     outbox = {row["status"]: int(row["n"]) for row in rows}
-    return Response(METRICS.render(outbox), media_type="text/plain; version=0.0.4")
+    return Answer(METRICS.render(outbox).encode(), content_type=b"text/plain; version=0.0.4; charset=utf-8")
 
 
-handlers = [healthz, readyz, metrics]
+operations = [healthz, readyz, metrics]

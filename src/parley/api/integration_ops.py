@@ -1,19 +1,13 @@
 """/v1/chat/integrations/configure and /v1/chat/analytics"""
 
-from typing import Any
-
-from litestar import Request, Response, post
-from litestar.datastructures import State
-
 from parley.api.common import decode, read_body, respond, runtime, services
+from parley.api.routing import Answer, Call, post
 from parley.service import integration_ops
 from parley.service.models import ConfigureIntegration, TrackAnalytics
 
-Req = Request[Any, Any, State]
-
 
 @post("/v1/chat/integrations/configure")
-async def configure_integration(request: Req) -> Response[bytes]:
+async def configure_integration(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         await integration_ops.configure(
@@ -23,11 +17,11 @@ async def configure_integration(request: Req) -> Response[bytes]:
 
 
 @post("/v1/chat/analytics")
-async def track_analytics(request: Req) -> Response[bytes]:
+async def track_analytics(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         await integration_ops.track(conn, identity, decode(raw, TrackAnalytics), now=services(request).now())
     return respond({})
 
 
-handlers = [configure_integration, track_analytics]
+operations = [configure_integration, track_analytics]

@@ -2,9 +2,6 @@
 
 from typing import Any
 
-from litestar import Request, Response, delete, get, post, put
-from litestar.datastructures import State
-
 from parley.api.common import (
     decode,
     page_body,
@@ -17,6 +14,7 @@ from parley.api.common import (
     runtime,
     services,
 )
+from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.service import incoming, messages
 from parley.service.models import (
     CreateMessage,
@@ -26,11 +24,9 @@ from parley.service.models import (
     UpdateMessage,
 )
 
-Req = Request[Any, Any, State]
-
 
 @post("/v1/chat/messages")
-async def create_message(request: Req) -> Response[bytes]:
+async def create_message(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         message = await messages.create_message(
@@ -40,7 +36,7 @@ async def create_message(request: Req) -> Response[bytes]:
 
 
 @post("/v1/chat/messages/get-or-create")
-async def get_or_create_message(request: Req) -> Response[bytes]:
+async def get_or_create_message(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=False) as (conn, identity):
         message, created = await messages.get_or_create_message(
@@ -49,15 +45,15 @@ async def get_or_create_message(request: Req) -> Response[bytes]:
     return respond({"message": message, "meta": {"created": created}})
 
 
-@get("/v1/chat/messages/{message_id:str}")
-async def get_message(request: Req, message_id: str) -> Response[bytes]:
+@get("/v1/chat/messages/{message_id}")
+async def get_message(request: Call, message_id: str) -> Answer:
     async with runtime(request, write=False) as (conn, identity):
         message = await messages.get_message(conn, identity, message_id)
     return respond({"message": message})
 
 
-@put("/v1/chat/messages/{message_id:str}")
-async def update_message(request: Req, message_id: str) -> Response[bytes]:
+@put("/v1/chat/messages/{message_id}")
+async def update_message(request: Call, message_id: str) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         message = await messages.update_message(
@@ -66,15 +62,15 @@ async def update_message(request: Req, message_id: str) -> Response[bytes]:
     return respond({"message": message})
 
 
-@delete("/v1/chat/messages/{message_id:str}", status_code=200)
-async def delete_message(request: Req, message_id: str) -> Response[bytes]:
+@delete("/v1/chat/messages/{message_id}")
+async def delete_message(request: Call, message_id: str) -> Answer:
     async with runtime(request, write=True) as (conn, identity):
         await messages.delete_message(conn, identity, message_id)
     return respond({})
 
 
 @get("/v1/chat/messages")
-async def list_messages(request: Req) -> Response[bytes]:
+async def list_messages(request: Call) -> Answer:
     page = query_page(request)
     after, before = query_date(request, "afterDate"), query_date(request, "beforeDate")
     async with runtime(request, write=False) as (conn, identity):
@@ -91,8 +87,8 @@ async def list_messages(request: Req) -> Response[bytes]:
     return respond(page_body("messages", found, next_token))
 
 
-@post("/v1/chat/messages/import-messages", status_code=200)
-async def import_messages(request: Req) -> Response[bytes]:
+@post("/v1/chat/messages/import-messages")
+async def import_messages(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=False) as (conn, identity):
         resolved, failed = await messages.import_messages(
@@ -101,8 +97,8 @@ async def import_messages(request: Req) -> Response[bytes]:
     return respond({"messages": resolved, "resolvedMessages": resolved, "failedMessages": failed})
 
 
-@post("/v1/chat/initialize-incoming-message", status_code=200)
-async def initialize_incoming_message(request: Req) -> Response[bytes]:
+@post("/v1/chat/initialize-incoming-message")
+async def initialize_incoming_message(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=False) as (conn, identity):
         user, conversation, message = await incoming.initialize(
@@ -114,7 +110,7 @@ async def initialize_incoming_message(request: Req) -> Response[bytes]:
     return respond(body)
 
 
-handlers = [
+operations = [
     create_message,
     get_or_create_message,
     get_message,

@@ -1,39 +1,36 @@
 """/v1/parley: Parley's own operator endpoints (admin token), outside the Botpress contract."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, Response, get, post
-from litestar.datastructures import State
 from msgspec import Meta
 
 from parley.api.common import admin, decode, page_body, query_page, query_str, read_body, respond, services
+from parley.api.routing import Answer, Call, get, post
 from parley.clock import AdjustableClock, iso_from_ms
 from parley.errors import ResourceNotFound
 from parley.service import deliveries, integration_ops
 from parley.service.models import Body
-
-Req = Request[Any, Any, State]
 
 
 class AdvanceClock(Body):
     advance_ms: Annotated[int, Meta(ge=0)]
 
 
-async def _authorize(request: Req) -> None:
+async def _authorize(request: Call) -> None:
     """Only the admin token may use these endpoints."""
     async with admin(request, write=False):
         return
 
 
 @get("/v1/parley/clock")
-async def get_clock(request: Req) -> Response[bytes]:
+async def get_clock(request: Call) -> Answer:
     found = services(request)
     await _authorize(request)
     return respond({"now": found.now(), "adjustable": isinstance(found.clock, AdjustableClock)})
 
 
 @post("/v1/parley/clock/advance")
-async def advance_clock(request: Req) -> Response[bytes]:
+async def advance_clock(request: Call) -> Answer:
     """Moves an adjustable clock forward and lets the scheduler catch up at once."""
     raw = await read_body(request)
     found = services(request)
@@ -48,7 +45,7 @@ async def advance_clock(request: Req) -> Response[bytes]:
 
 
 @get("/v1/parley/deliveries")
-async def list_deliveries(request: Req) -> Response[bytes]:
+async def list_deliveries(request: Call) -> Answer:
     page = query_page(request)
     filters = {
         column: value
@@ -62,15 +59,15 @@ async def list_deliveries(request: Req) -> Response[bytes]:
     return respond(page_body("deliveries", found, next_token))
 
 
-@get("/v1/parley/deliveries/{delivery_id:str}")
-async def get_delivery(request: Req, delivery_id: str) -> Response[bytes]:
+@get("/v1/parley/deliveries/{delivery_id}")
+async def get_delivery(request: Call, delivery_id: str) -> Answer:
     async with admin(request, write=False) as conn:
         delivery, attempts = await deliveries.get_delivery(conn, delivery_id)
     return respond({"delivery": delivery, "attempts": attempts})
 
 
-@post("/v1/parley/deliveries/{delivery_id:str}/retry")
-async def retry_delivery(request: Req, delivery_id: str) -> Response[bytes]:
+@post("/v1/parley/deliveries/{delivery_id}/retry")
+async def retry_delivery(request: Call, delivery_id: str) -> Answer:
     found = services(request)
     async with admin(request, write=True) as conn:
         delivery = await deliveries.retry(conn, delivery_id, now=found.now())
@@ -80,11 +77,11 @@ async def retry_delivery(request: Req, delivery_id: str) -> Response[bytes]:
 
 
 @get("/v1/parley/analytics")
-async def analytics_totals(request: Req) -> Response[bytes]:
+async def analytics_totals(request: Call) -> Answer:
     """What bots and integrations reported with trackAnalytics, summed per name."""
     async with admin(request, write=False) as conn:
         totals = await integration_ops.totals(conn, bot_id=query_str(request, "botId"), name=query_str(request, "name"))
     return respond({"analytics": totals})
 
 
-handlers = [get_clock, advance_clock, list_deliveries, get_delivery, retry_delivery, analytics_totals]
+operations = [get_clock, advance_clock, list_deliveries, get_delivery, retry_delivery, analytics_totals]

@@ -1,15 +1,10 @@
 """/v1/chat/tasks"""
 
-from typing import Any
-
-from litestar import Request, Response, delete, get, post, put
-from litestar.datastructures import State
-
 from parley.api.common import decode, page_body, query_page, query_tags, read_body, respond, runtime, services
+from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.service import tasks
 from parley.service.models import CreateTask, UpdateTask
 
-Req = Request[Any, Any, State]
 _FILTERS = {
     "conversationId": "conversation_id",
     "userId": "user_id",
@@ -19,22 +14,22 @@ _FILTERS = {
 
 
 @post("/v1/chat/tasks")
-async def create_task(request: Req) -> Response[bytes]:
+async def create_task(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         task = await tasks.create_task(conn, identity, decode(raw, CreateTask), now_ms=services(request).clock.now_ms())
     return respond({"task": task}, 201)
 
 
-@get("/v1/chat/tasks/{task_id:str}")
-async def get_task(request: Req, task_id: str) -> Response[bytes]:
+@get("/v1/chat/tasks/{task_id}")
+async def get_task(request: Call, task_id: str) -> Answer:
     async with runtime(request, write=False) as (conn, identity):
         task = await tasks.get_task(conn, identity, task_id)
     return respond({"task": task})
 
 
-@put("/v1/chat/tasks/{task_id:str}")
-async def update_task(request: Req, task_id: str) -> Response[bytes]:
+@put("/v1/chat/tasks/{task_id}")
+async def update_task(request: Call, task_id: str) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         task = await tasks.update_task(
@@ -43,18 +38,18 @@ async def update_task(request: Req, task_id: str) -> Response[bytes]:
     return respond({"task": task})
 
 
-@delete("/v1/chat/tasks/{task_id:str}", status_code=200)
-async def delete_task(request: Req, task_id: str) -> Response[bytes]:
+@delete("/v1/chat/tasks/{task_id}")
+async def delete_task(request: Call, task_id: str) -> Answer:
     async with runtime(request, write=True) as (conn, identity):
         await tasks.delete_task(conn, identity, task_id)
     return respond({})
 
 
 @get("/v1/chat/tasks")
-async def list_tasks(request: Req) -> Response[bytes]:
+async def list_tasks(request: Call) -> Answer:
     page = query_page(request)
     filters = {column: value for name, column in _FILTERS.items() if (value := request.query_params.get(name))}
-    statuses = request.query_params.getall("status", [])
+    statuses = request.query_params.getall("status")
     async with runtime(request, write=False) as (conn, identity):
         found, next_token = await tasks.list_tasks(
             conn, identity, filters=filters, statuses=statuses, tags=query_tags(request), page=page
@@ -62,4 +57,4 @@ async def list_tasks(request: Req) -> Response[bytes]:
     return respond(page_body("tasks", found, next_token))
 
 
-handlers = [create_task, get_task, update_task, delete_task, list_tasks]
+operations = [create_task, get_task, update_task, delete_task, list_tasks]

@@ -1,10 +1,5 @@
 """/v1/chat/users"""
 
-from typing import Any
-
-from litestar import Request, Response, delete, get, post, put
-from litestar.datastructures import State
-
 from parley.api.common import (
     decode,
     page_body,
@@ -19,14 +14,13 @@ from parley.api.common import (
     runtime,
     services,
 )
+from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.service import users
 from parley.service.models import CreateUser, GetOrCreateUser, UpdateUser
 
-Req = Request[Any, Any, State]
-
 
 @post("/v1/chat/users")
-async def create_user(request: Req) -> Response[bytes]:
+async def create_user(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         user = await users.create_user(conn, identity, decode(raw, CreateUser), now=services(request).now())
@@ -34,7 +28,7 @@ async def create_user(request: Req) -> Response[bytes]:
 
 
 @post("/v1/chat/users/get-or-create")
-async def get_or_create_user(request: Req) -> Response[bytes]:
+async def get_or_create_user(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=False) as (conn, identity):
         user, created = await users.get_or_create_user(
@@ -43,30 +37,30 @@ async def get_or_create_user(request: Req) -> Response[bytes]:
     return respond({"user": user, "meta": {"created": created}})
 
 
-@get("/v1/chat/users/{user_id:str}")
-async def get_user(request: Req, user_id: str) -> Response[bytes]:
+@get("/v1/chat/users/{user_id}")
+async def get_user(request: Call, user_id: str) -> Answer:
     async with runtime(request, write=False) as (conn, identity):
         user = await users.get_user(conn, identity, user_id)
     return respond({"user": user})
 
 
-@put("/v1/chat/users/{user_id:str}")
-async def update_user(request: Req, user_id: str) -> Response[bytes]:
+@put("/v1/chat/users/{user_id}")
+async def update_user(request: Call, user_id: str) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         user = await users.update_user(conn, identity, user_id, decode(raw, UpdateUser), now=services(request).now())
     return respond({"user": user})
 
 
-@delete("/v1/chat/users/{user_id:str}", status_code=200)
-async def delete_user(request: Req, user_id: str) -> Response[bytes]:
+@delete("/v1/chat/users/{user_id}")
+async def delete_user(request: Call, user_id: str) -> Answer:
     async with runtime(request, write=True) as (conn, identity):
         await users.delete_user(conn, identity, user_id)
     return respond({})
 
 
 @get("/v1/chat/users")
-async def list_users(request: Req) -> Response[bytes]:
+async def list_users(request: Call) -> Answer:
     range_field = query_choice(request, "rangeField", ("createdAt", "updatedAt"), "createdAt")
     order, page = query_order(request), query_page(request)
     after, before = query_date(request, "afterDate"), query_date(request, "beforeDate")
@@ -85,4 +79,4 @@ async def list_users(request: Req) -> Response[bytes]:
     return respond(page_body("users", found, next_token))
 
 
-handlers = [create_user, get_or_create_user, get_user, update_user, delete_user, list_users]
+operations = [create_user, get_or_create_user, get_user, update_user, delete_user, list_users]

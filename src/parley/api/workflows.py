@@ -1,10 +1,5 @@
 """/v1/chat/workflows"""
 
-from typing import Any
-
-from litestar import Request, Response, delete, get, post, put
-from litestar.datastructures import State
-
 from parley.api.common import (
     decode,
     page_body,
@@ -16,14 +11,13 @@ from parley.api.common import (
     runtime,
     services,
 )
+from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.service import workflows
 from parley.service.models import CreateWorkflow, GetOrCreateWorkflow, UpdateWorkflow
 
-Req = Request[Any, Any, State]
-
 
 @post("/v1/chat/workflows")
-async def create_workflow(request: Req) -> Response[bytes]:
+async def create_workflow(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         workflow = await workflows.create_workflow(
@@ -33,7 +27,7 @@ async def create_workflow(request: Req) -> Response[bytes]:
 
 
 @post("/v1/chat/workflows/get-or-create")
-async def get_or_create_workflow(request: Req) -> Response[bytes]:
+async def get_or_create_workflow(request: Call) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=False) as (conn, identity):
         workflow, created = await workflows.get_or_create_workflow(
@@ -42,15 +36,15 @@ async def get_or_create_workflow(request: Req) -> Response[bytes]:
     return respond({"workflow": workflow, "meta": {"created": created}})
 
 
-@get("/v1/chat/workflows/{workflow_id:str}")
-async def get_workflow(request: Req, workflow_id: str) -> Response[bytes]:
+@get("/v1/chat/workflows/{workflow_id}")
+async def get_workflow(request: Call, workflow_id: str) -> Answer:
     async with runtime(request, write=False) as (conn, identity):
         workflow = await workflows.get_workflow(conn, identity, workflow_id)
     return respond({"workflow": workflow})
 
 
-@put("/v1/chat/workflows/{workflow_id:str}")
-async def update_workflow(request: Req, workflow_id: str) -> Response[bytes]:
+@put("/v1/chat/workflows/{workflow_id}")
+async def update_workflow(request: Call, workflow_id: str) -> Answer:
     raw = await read_body(request)
     async with runtime(request, write=True) as (conn, identity):
         workflow = await workflows.update_workflow(
@@ -59,15 +53,15 @@ async def update_workflow(request: Req, workflow_id: str) -> Response[bytes]:
     return respond({"workflow": workflow})
 
 
-@delete("/v1/chat/workflows/{workflow_id:str}", status_code=200)
-async def delete_workflow(request: Req, workflow_id: str) -> Response[bytes]:
+@delete("/v1/chat/workflows/{workflow_id}")
+async def delete_workflow(request: Call, workflow_id: str) -> Answer:
     async with runtime(request, write=True) as (conn, identity):
         await workflows.delete_workflow(conn, identity, workflow_id)
     return respond({})
 
 
 @get("/v1/chat/workflows")
-async def list_workflows(request: Req) -> Response[bytes]:
+async def list_workflows(request: Call) -> Answer:
     page = query_page(request)
     async with runtime(request, write=False) as (conn, identity):
         found, next_token = await workflows.list_workflows(
@@ -76,7 +70,7 @@ async def list_workflows(request: Req) -> Response[bytes]:
             conversation_id=query_str(request, "conversationId"),
             user_id=query_str(request, "userId"),
             parent_workflow_id=query_str(request, "parentWorkflowId"),
-            statuses=[s for s in request.query_params.getall("statuses", []) if s],
+            statuses=[s for s in request.query_params.getall("statuses") if s],
             name=query_str(request, "name"),
             tags=query_tags(request),
             page=page,
@@ -84,4 +78,4 @@ async def list_workflows(request: Req) -> Response[bytes]:
     return respond(page_body("workflows", found, next_token))
 
 
-handlers = [create_workflow, get_or_create_workflow, get_workflow, update_workflow, delete_workflow, list_workflows]
+operations = [create_workflow, get_or_create_workflow, get_workflow, update_workflow, delete_workflow, list_workflows]

@@ -1,0 +1,271 @@
+"""The ASGI application: operations found by method and path, each handed a `Call` and returning
+an `Answer`, and the lifespan that opens and closes what they share.
+
+Parley's API is a fixed set of JSON operations whose bodies msgspec decodes and encodes, so it
+needs no more of a web framework than this. Litestar, used before, spent about 20 µs of every
+request in its own request and response objects and signature model, as much as the rest of a
+get-or-create that finds its message (bench).
+"""
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from traceback import format_exc
+from typing import Any
+from urllib.parse import parse_qsl
+
+from parley.asgi import Receive, Scope, Send
+from parley.errors import MethodNotFound, PayloadTooLarge, ResourceNotFound
+from parley.metrics import OPERATION, operation_name
+
+JSON = b"application/json"
+# Where a body read once is kept, in the scope's state, for the request's second run (see
+# common.reauthenticating).
+_BODY = "parley.body"
+_PARAMETER = re.compile(r"\{(\w+)\}")
+_SLASHES = re.compile(r"//+")
+
+
+class Query:
+    """A query string's parameters in order, repeated names kept, blank values too."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, raw: bytes) -> None:
+        self._pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value given for `name`."""
+        for key, value in self._pairs:
+            if key == name:
+                return value
+        return default
+
+    def getall(self, name: str) -> list[str]:
+        return [value for key, value in self._pairs if key == name]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+
+class Call:
+    """One HTTP request, as an operation sees it. Header names are lower case; a header sent
+    more than once is read as its first value. `services` is what the application's lifespan
+    opened."""
+
+    __slots__ = ("_max_body", "_query", "_receive", "headers", "path_params", "scope", "services")
+
+    def __init__(
+        self, scope: Scope, receive: Receive, *, path_params: dict[str, str], services: Any, max_body: int
+    ) -> None:
+        self.scope = scope
+        self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
+        self.path_params = path_params
+        self.services = services
+        self._receive = receive
+        self._max_body = max_body
+        self._query: Query | None = None
+
+    @property
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.scope.setdefault("state", {})
+        return state
+
+    @property
+    def query_params(self) -> Query:
+        if self._query is None:
+            self._query = Query(self.scope.get("query_string", b""))
+        return self._query
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host[/root-path], as the caller addressed this server."""
+        scheme = self.scope.get("scheme", "http")
+        host = self.headers.get("host")
+        if not host:
+            server = self.scope.get("server")
+            host = "" if server is None else f"{server[0]}:{server[1]}"
+        return f"{scheme}://{host}{self.scope.get('root_path', '')}".rstrip("/")
+
+    async def body(self) -> bytes:
+        """The whole body; PayloadTooLarge beyond the configured size, announced or sent."""
+        kept: bytes | None = self.state.get(_BODY)
+        if kept is not None:
+            return kept
+        length = self.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self._max_body:
+            raise PayloadTooLarge("The request body is larger than this server accepts.")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise PayloadTooLarge("The request body is larger than this server accepts.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.state[_BODY] = body
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response: its body, status and content type."""
+
+    body: bytes
+    status: int = 200
+    content_type: bytes = JSON
+
+    async def send(self, send: Send) -> None:
+        headers = [(b"content-type", self.content_type), (b"content-length", str(len(self.body)).encode())]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+Handler = Callable[..., Awaitable[Answer]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A method on a path and its handler, which takes the Call and the path's parameters
+    (`{name}` in the path) by name. `name` is the operation's name in the metrics."""
+
+    method: str
+    path: str
+    handler: Handler
+    name: str
+
+
+def _declare(method: str) -> Callable[[str], Callable[[Handler], Operation]]:
+    def route(path: str) -> Callable[[Handler], Operation]:
+        def register(handler: Handler) -> Operation:
+            return Operation(method, path, handler, operation_name(handler.__name__))
+
+        return register
+
+    return route
+
+
+get = _declare("GET")
+post = _declare("POST")
+put = _declare("PUT")
+patch = _declare("PATCH")
+delete = _declare("DELETE")
+
+
+@dataclass
+class _Node:
+    """A path segment: its literal children, the child that takes any other segment as a
+    parameter, and the operations of the path that ends here, by method."""
+
+    children: dict[str, "_Node"] = field(default_factory=dict)
+    parameter: tuple[str, "_Node"] | None = None
+    methods: dict[str, Operation] = field(default_factory=dict)
+
+
+class Router:
+    """Paths as a tree of segments; a literal segment is preferred to a parameter."""
+
+    def __init__(self, operations: Iterable[Operation]) -> None:
+        self._root = _Node()
+        for operation in operations:
+            node = self._root
+            for segment in _segments(operation.path):
+                named = _PARAMETER.fullmatch(segment)
+                if named is None:
+                    node = node.children.setdefault(segment, _Node())
+                    continue
+                if node.parameter is None:
+                    node.parameter = (named.group(1), _Node())
+                elif node.parameter[0] != named.group(1):
+                    raise ValueError(f"{operation.path}: {named.group(1)} is called {node.parameter[0]} elsewhere")
+                node = node.parameter[1]
+            if operation.method in node.methods:
+                raise ValueError(f"two operations for {operation.method} {operation.path}")
+            node.methods[operation.method] = operation
+
+    def find(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
+        """The operation and its path parameters; ResourceNotFound or MethodNotFound."""
+        node = self._root
+        params: dict[str, str] = {}
+        for segment in _segments(path):
+            child = node.children.get(segment)
+            if child is None:
+                if node.parameter is None:
+                    raise ResourceNotFound("No such operation: check the method and path.")
+                name, child = node.parameter
+                params[name] = segment
+            node = child
+        operation = node.methods.get(method)
+        if operation is None:
+            if not node.methods:
+                raise ResourceNotFound("No such operation: check the method and path.")
+            raise MethodNotFound("This path does not accept that method.")
+        return operation, params
+
+
+def _segments(path: str) -> list[str]:
+    trimmed = _SLASHES.sub("/", path).strip("/")
+    return trimmed.split("/") if trimmed else []
+
+
+class Application:
+    """The ASGI application. `lifespan` opens what the operations share (given to each Call as
+    `services`) and closes it at shutdown. What an operation raises is answered by `on_error`; a
+    BaseException (common.StaleIdentity) goes through, to the middleware that runs the request
+    again."""
+
+    def __init__(
+        self,
+        operations: Iterable[Operation],
+        *,
+        lifespan: Callable[[], AbstractAsyncContextManager[Any]],
+        on_error: Callable[[Exception], Answer],
+        max_body: int,
+    ) -> None:
+        self._router = Router(operations)
+        self._lifespan = lifespan
+        self._on_error = on_error
+        self._max_body = max_body
+        self._services: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._serve(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._run_lifespan(receive, send)
+        else:
+            # No operation is a WebSocket: the handshake is refused.
+            await receive()
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            operation, params = self._router.find(scope["method"], scope["path"])
+            call = Call(scope, receive, path_params=params, services=self._services, max_body=self._max_body)
+            call.state[OPERATION] = operation.name
+            answer = await operation.handler(call, **params)
+        except Exception as error:
+            answer = self._on_error(error)
+        await answer.send(send)
+
+    async def _run_lifespan(self, receive: Receive, send: Send) -> None:
+        await receive()
+        started = False
+        try:
+            async with self._lifespan() as services:
+                self._services = services
+                await send({"type": "lifespan.startup.complete"})
+                started = True
+                await receive()
+        except BaseException:
+            failed = "lifespan.shutdown.failed" if started else "lifespan.startup.failed"
+            await send({"type": failed, "message": format_exc()})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
