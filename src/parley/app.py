@@ -31,6 +31,7 @@ from parley.dispatch.worker import Dispatcher
 from parley.metrics import measure
 from parley.scheduler import Scheduler
 from parley.service.definitions import DefinitionCache
+from parley.service.schemas import default_message_types
 from parley.store.database import open_database
 
 # Objects allocated before the collector looks at the youngest generation (700 by default): a
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         scheduler.start()
         if dispatcher is not None:
             dispatcher.start()
+        # Compiled now rather than by the first message written to a bot's own conversation.
+        default_message_types()
         _settle_garbage_collector()
         try:
             yield services

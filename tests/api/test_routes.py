@@ -49,3 +49,10 @@ def test_a_named_operation_is_not_read_as_an_id(bot: BotSetup) -> None:
     POST only."""
     bot.api.error("GET", "/v1/chat/users/get-or-create", type="MethodNotFound", status=405)
     bot.api.error("GET", "/v1/chat/users/usr_unknown", type="ResourceNotFound", status=404)
+
+
+def test_options_names_the_methods_a_path_takes(bot: BotSetup) -> None:
+    response = bot.api.call("OPTIONS", "/v1/chat/users")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "GET, OPTIONS, POST"
+    bot.api.error("OPTIONS", "/v1/chat/nothing", type="ResourceNotFound", status=404)

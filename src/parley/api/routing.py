@@ -190,8 +190,8 @@ class Router:
                 raise ValueError(f"two operations for {operation.method} {operation.path}")
             node.methods[operation.method] = operation
 
-    def find(self, method: str, path: str) -> tuple[Operation, dict[str, str]]:
-        """The operation and its path parameters; ResourceNotFound or MethodNotFound."""
+    def find(self, path: str) -> tuple[dict[str, Operation], dict[str, str]]:
+        """The path's operations by method and its parameters; ResourceNotFound if it has none."""
         node = self._root
         params: dict[str, str] = {}
         for segment in _segments(path):
@@ -202,16 +202,13 @@ class Router:
                 name, child = node.parameter
                 params[name] = segment
             node = child
-        operation = node.methods.get(method)
-        if operation is None:
-            if not node.methods:
-                raise ResourceNotFound("No such operation: check the method and path.")
-            raise MethodNotFound("This path does not accept that method.")
-        return operation, params
+        if not node.methods:
+            raise ResourceNotFound("No such operation: check the method and path.")
+        return node.methods, params
 
 
 def _segments(path: str) -> list[str]:
-    trimmed = _SLASHES.sub("/", path).strip("/")
+    trimmed = (_SLASHES.sub("/", path) if "//" in path else path).strip("/")
     return trimmed.split("/") if trimmed else []
 
 
@@ -247,7 +244,13 @@ class Application:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            operation, params = self._router.find(scope["method"], scope["path"])
+            methods, params = self._router.find(scope["path"])
+            operation = methods.get(scope["method"])
+            if operation is None:
+                if scope["method"] == "OPTIONS":
+                    await _allow(send, methods)
+                    return
+                raise MethodNotFound("This path does not accept that method.")
             call = Call(scope, receive, path_params=params, services=self._services, max_body=self._max_body)
             call.state[OPERATION] = operation.name
             answer = await operation.handler(call, **params)
@@ -269,3 +272,10 @@ class Application:
             await send({"type": failed, "message": format_exc()})
             raise
         await send({"type": "lifespan.shutdown.complete"})
+
+
+async def _allow(send: Send, methods: dict[str, Operation]) -> None:
+    """The answer to OPTIONS: the methods the path takes."""
+    allow = ", ".join(sorted({"OPTIONS", *methods})).encode()
+    await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", allow)]})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
