@@ -32,7 +32,6 @@ from parley.store.sql import BadPageToken, Cursor, Order
 logger = logging.getLogger("parley")
 T = TypeVar("T")
 JSON = "application/json"
-_JSON = JSON.encode()
 
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
 _encoder = msgspec.json.Encoder()
