@@ -58,12 +58,20 @@ def node_with_packages(package_dir: Path, needed_by: str) -> str:
     return node_path
 
 
-def assert_pinned(package_dir: Path, direct: dict[str, str], locked: dict[str, str] | None = None) -> None:
-    """package.json asks for exactly the `direct` packages at exact versions, and the lock file
-    resolves them, and the `locked` indirect ones, to those versions."""
+def assert_pinned(
+    package_dir: Path,
+    direct: dict[str, str],
+    locked: dict[str, str] | None = None,
+    *,
+    overrides: dict[str, str] | None = None,
+) -> None:
+    """package.json asks for exactly the `direct` packages at exact versions, overriding exactly the
+    `overrides` (none by default), and the lock file resolves them, and the `locked` indirect ones,
+    to those versions."""
     package = json.loads((package_dir / "package.json").read_text())
     assert package["private"] is True
     assert package["dependencies"] == direct
+    assert package.get("overrides", {}) == (overrides or {})
     lock = json.loads((package_dir / "package-lock.json").read_text())
     assert lock["packages"][""]["dependencies"] == direct
     for name, version in {**direct, **(locked or {})}.items():

@@ -1,5 +1,6 @@
 """The programs around Parley in the end-to-end tests: the @botpress/sdk bot and integration (Node
-processes, bot.mjs and integration.mjs), and how a test deploys them to a Parley server."""
+processes, bot.mjs and integration.mjs, on each pinned SDK), and how a test deploys them to a Parley
+server."""
 
 import json
 import secrets
@@ -14,6 +15,9 @@ from tests.harness import eventually as poll
 from tests.node_packages import node_env
 
 E2E_DIR = Path(__file__).resolve().parent
+# The directories whose package.json and package-lock.json pin each SDK the tests run on, by test
+# id. The programs load the SDK installed in the one $PARLEY_E2E_SDK_DIR names (sdk.mjs).
+SDK_DIRS = {"sdk5": E2E_DIR, "sdk7": E2E_DIR / "sdk7"}
 ALIAS = "chat"
 CHANNEL = "channel"
 T = TypeVar("T")
@@ -24,12 +28,28 @@ def eventually(probe: Callable[[], T | None], *, within: float = 15.0, what: str
     return poll(probe, within=within, what=what)
 
 
+@dataclass(frozen=True)
+class Sdk:
+    """`node`, with the @botpress/sdk pinned in `package_dir` (SDK_DIRS[name]) installed there."""
+
+    name: str
+    node: str
+    package_dir: Path
+
+    def command(self, script: str) -> list[str]:
+        return [self.node, str(E2E_DIR / script)]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment for a program of tests/e2e that runs on this SDK."""
+        return node_env(PARLEY_E2E_SDK_DIR=str(self.package_dir), **extra)
+
+
 @dataclass
 class NodeApp:
     """One SDK program (`script` in tests/e2e) served on `port`, talking to Parley at `api_url`
     with `token`. What it sees is appended to a JSON-lines record file; `records` reads it."""
 
-    node: str
+    sdk: Sdk
     script: str
     api_url: str
     token: str
@@ -55,7 +75,7 @@ class NodeApp:
 
     def start(self) -> "NodeApp":
         """Starts the program and waits until its `/health` answers (the SDK's own endpoint)."""
-        env = node_env(
+        env = self.sdk.env(
             BP_API_URL=self.api_url,
             BP_TOKEN=self.token,
             PARLEY_E2E_PORT=str(self.port),
@@ -63,7 +83,7 @@ class NodeApp:
         )
         with self.log_file.open("ab") as out:
             self.process = subprocess.Popen(
-                [self.node, str(E2E_DIR / self.script)], cwd=E2E_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+                self.sdk.command(self.script), cwd=E2E_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         try:
             wait_until_answering(self.process, self.url + "health", within=20, what=self.script)
@@ -174,7 +194,7 @@ class Deployment:
 
 def deploy(
     admin: Api,
-    node: str,
+    sdk: Sdk,
     definitions: dict[str, Any],
     work_dir: Path,
     apps: list[NodeApp],
@@ -189,7 +209,7 @@ def deploy(
     integration_body = {**definitions["integration"], "name": f"parley-e2e-chat-{secrets.token_hex(4)}"}
     integration_id: str = admin.ok("POST", "/v1/admin/integrations", integration_body)["integration"]["id"]
     iak: str = admin.ok("POST", "/v1/admin/integrations/iaks", {"integrationId": integration_id})["value"]
-    integration_app = NodeApp(node, "integration.mjs", admin.server.url, iak, work_dir)
+    integration_app = NodeApp(sdk, "integration.mjs", admin.server.url, iak, work_dir)
     apps.append(integration_app)
     integration_app.start()
     admin.ok("PUT", f"/v1/admin/integrations/{integration_id}", {"url": integration_app.url})
@@ -203,7 +223,7 @@ def deploy(
     install = {"enabled": True, "integrationId": integration_id, "configuration": configuration}
     admin.ok("PUT", f"/v1/admin/bots/{bot_id}", {"integrations": {ALIAS: install}})
 
-    bot_app = NodeApp(node, "bot.mjs", admin.server.url, bak, work_dir, port=bot_app_port)
+    bot_app = NodeApp(sdk, "bot.mjs", admin.server.url, bak, work_dir, port=bot_app_port)
     apps.append(bot_app)
     if start_bot:
         bot_app.start()

@@ -6,7 +6,7 @@
 //
 // Each handled message is recorded (`received` before the reply, `replied` after it).
 
-import { Bot } from '@botpress/sdk'
+import { Bot } from './sdk.mjs'
 
 import { listenPort, record } from './record.mjs'
 

@@ -2,11 +2,12 @@
 // write them (bot.definition.ts, integration.definition.ts), and turned into the bodies Parley's
 // Admin API takes, in place of `bp deploy`.
 //
-//   node definitions.mjs     prints {"bot": <createBot body>, "integration": <createIntegration body>}
+//   node definitions.mjs     prints {"bot": <createBot body>, "integration": <createIntegration body>,
+//                                    "sdk": <the SDK's version>}
 
 import { pathToFileURL } from 'node:url'
 
-import { BotDefinition, IntegrationDefinition, z } from '@botpress/sdk'
+import { BotDefinition, IntegrationDefinition, version, z } from './sdk.mjs'
 
 export const CHANNEL = 'channel'
 
@@ -32,6 +33,14 @@ export const integrationDefinition = new IntegrationDefinition({
       description: 'Greets someone in the chat app.',
       input: { schema: z.object({ name: z.string().min(1) }) },
       output: { schema: z.object({ text: z.string() }) },
+    },
+    // Looks a user up through the Runtime API (getUser); integration.mjs answers whether it was
+    // found, and records the error the SDK's client threw when it was not.
+    findUser: {
+      title: 'Find user',
+      description: 'Finds a user of the chat app by id.',
+      input: { schema: z.object({ id: z.string().min(1) }) },
+      output: { schema: z.object({ found: z.boolean() }) },
     },
   },
 })
@@ -92,5 +101,5 @@ export function botBody(definition = botDefinition) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(JSON.stringify({ bot: botBody(), integration: integrationBody() }))
+  console.log(JSON.stringify({ bot: botBody(), integration: integrationBody(), sdk: version }))
 }

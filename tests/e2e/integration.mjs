@@ -2,12 +2,13 @@
 // a chat app with one channel. It records what the platform sends it and acknowledges every
 // outgoing text message with the id the chat app gave it: `ack({tags: {id: 'ext-<message id>'}})`,
 // which the SDK turns into `PUT /v1/chat/messages/<id>` under the integration's identity. Its
-// `greet` action answers `Hello, <name>!`, except for `Nobody`, for whom it throws a RuntimeError.
+// `greet` action answers `Hello, <name>!`, except for `Nobody`, for whom it throws a RuntimeError;
+// its `findUser` action answers `{found}` and records what the client threw for a missing user.
 //
 //   BP_API_URL=http://127.0.0.1:8080 BP_TOKEN=<integration API key> \
 //   PARLEY_E2E_PORT=8076 PARLEY_E2E_RECORD=integration.jsonl node integration.mjs
 
-import { Integration, RuntimeError } from '@botpress/sdk'
+import { Integration, RuntimeError, isApiError } from './sdk.mjs'
 
 import { CHANNEL } from './definitions.mjs'
 import { listenPort, record } from './record.mjs'
@@ -36,6 +37,17 @@ const integration = new Integration({
         throw new RuntimeError(`${NOBODY} cannot be greeted.`)
       }
       return { text: `Hello, ${input.name}!` }
+    },
+    findUser: async ({ input, client }) => {
+      try {
+        await client.getUser({ id: input.id })
+        return { found: true }
+      } catch (error) {
+        const { name, type, code, message } = error
+        const thrown = { apiError: isApiError(error), name, type, code, message }
+        record({ kind: 'find_user_failed', id: input.id, error: thrown })
+        return { found: false }
+      }
     },
   },
   channels: {

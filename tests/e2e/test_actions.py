@@ -79,3 +79,22 @@ def test_an_action_that_throws_a_runtime_error_answers_the_contracts_runtime_err
     # The integration keeps working: the next call succeeds.
     answer = chat.bot.ok("POST", ACTIONS, {"type": f"{ALIAS}:greet", "input": {"name": "Ann"}})
     assert answer["output"] == {"text": "Hello, Ann!"}
+
+
+def test_a_runtime_api_404_reaches_the_integration_as_the_sdk_clients_resource_not_found_error(
+    admin: Api, launch: Deploy
+) -> None:
+    """Parley's error answers become the client's typed errors in SDK code: under SDK 7 too, whose
+    retry condition reads what client 1.45.0 lacks (sdk.mjs)."""
+    chat = launch(admin, start_bot=False)
+    missing = chat.bot.ok("POST", ACTIONS, {"type": f"{ALIAS}:findUser", "input": {"id": "user_missing"}})
+    assert missing["output"] == {"found": False}
+    [failure] = chat.integration_app.records("find_user_failed")
+    assert failure["id"] == "user_missing"
+    error = failure["error"]
+    assert (error["apiError"], error["type"], error["code"]) == (True, "ResourceNotFound", 404), error["message"]
+
+    ada = chat.user("ada-f")
+    found = chat.bot.ok("POST", ACTIONS, {"type": f"{ALIAS}:findUser", "input": {"id": ada}})
+    assert found["output"] == {"found": True}
+    assert len(chat.integration_app.records("find_user_failed")) == 1

@@ -1,5 +1,5 @@
-"""A real @botpress/sdk bot and integration, served by the pinned SDK (tests/e2e/package.json) and
-talking to Parley over HTTP in both directions.
+"""A real @botpress/sdk bot and integration, served by each pinned SDK (tests/e2e/package.json and
+tests/e2e/sdk7/package.json) and talking to Parley over HTTP in both directions.
 
 The integration (integration.mjs) is a chat app: the tests play its webhook handler and create
 incoming messages under its identity. Parley dispatches each to the bot (bot.mjs), which answers
@@ -8,28 +8,36 @@ handler acknowledges it with `ack({tags: {id: 'ext-<message id>'}})`.
 """
 
 import json
+from typing import Any
 
 import pytest
 
-from tests.e2e.apps import ALIAS, CHANNEL, E2E_DIR, eventually
+from tests.e2e.apps import ALIAS, CHANNEL, SDK_DIRS, Sdk, eventually
 from tests.e2e.conftest import Deploy
 from tests.harness import Api
 from tests.node_packages import assert_pinned
 
 pytestmark = pytest.mark.e2e
 
-SDK_VERSION = "5.4.3"
-ZUI_VERSION = "1.3.3"
-# @botpress/sdk 5.4.3 depends on exactly this client version (a dependency, not a peer).
-CLIENT_VERSION = "1.35.0"
+# By SDK: the packages asked for, and the client installed. @botpress/sdk 5.4.3 depends on exactly
+# client 1.35.0. 7.2.4 asks for client 2.5.0 and zui ^2.4.1, which the registry we install from
+# lacks: npm overrides put the newest it has in their place (sdk.mjs bridges the client's gap).
+PINS = {
+    "sdk5": ({"@botpress/sdk": "5.4.3", "@bpinternal/zui": "1.3.3"}, {"@botpress/client": "1.35.0"}),
+    "sdk7": ({"@botpress/sdk": "7.2.4", "@bpinternal/zui": "2.1.1"}, {"@botpress/client": "1.45.0"}),
+}
+OVERRIDES = {"sdk7": {"@botpress/client": "1.45.0", "@bpinternal/zui": "2.1.1"}}
 
 
-def test_the_sdk_is_pinned_to_exact_versions() -> None:
-    assert_pinned(
-        E2E_DIR,
-        {"@botpress/sdk": SDK_VERSION, "@bpinternal/zui": ZUI_VERSION},
-        {"@botpress/client": CLIENT_VERSION},
-    )
+@pytest.mark.parametrize("sdk_id", list(SDK_DIRS))
+def test_the_sdk_is_pinned_to_exact_versions(sdk_id: str) -> None:
+    direct, client = PINS[sdk_id]
+    assert_pinned(SDK_DIRS[sdk_id], direct, client, overrides=OVERRIDES.get(sdk_id))
+
+
+def test_the_programs_run_on_the_sdk_they_are_given(sdk: Sdk, sdk_definitions: dict[str, Any]) -> None:
+    direct, _ = PINS[sdk.name]
+    assert sdk_definitions["sdk"] == direct["@botpress/sdk"]
 
 
 def test_an_incoming_message_reaches_the_bot_and_its_reply_reaches_the_integration_acknowledged(
