@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.harness import Api, PostgresDatabase, Server, postgres_available
+from tests.recorder import Recorder
 
 BOT_DEFINITION: dict[str, Any] = {
     "name": "test bot",
@@ -137,3 +138,10 @@ def install(admin: Api, bot: BotSetup, *, alias: str = "chat", extra: dict[str, 
 def integration(admin: Api, bot: BotSetup) -> IntegrationSetup:
     """An integration with two channels, installed in `bot` as `chat`, with its API key."""
     return install(admin, bot)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A stand-in bot or integration server, answering 200 `{}` unless told otherwise."""
+    with Recorder() as instance:
+        yield instance

@@ -183,12 +183,16 @@ class Api:
         return response.json()
 
     def error(self, method: str, path: str, body: Any = None, *, type: str, status: int, **kwargs: Any) -> Any:
-        """Asserts a contract error of `type` and `status`, and returns its body."""
+        """Asserts a contract error of `type` and `status`, and returns its body. A missing
+        resource's message says "not found": real integrations decide on that phrase (Telegram's
+        treats a missing state as missing only then), so every 404 asserted anywhere checks it."""
         response = self.call(method, path, body, **kwargs)
         assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text}"
         payload = response.json()
         assert set(payload) >= {"id", "code", "type", "message"}, payload
         assert payload["type"] == type, payload
+        if type == "ResourceNotFound":
+            assert "not found" in payload["message"], payload
         assert payload["code"] == status
         assert payload["id"].startswith("err_")
         return payload

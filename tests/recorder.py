@@ -1,5 +1,6 @@
 """A stand-in bot or integration server: records every call Parley makes to it and answers as told."""
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -8,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.harness import free_port
+
+JSON = "application/json"
 
 
 @dataclass
@@ -18,7 +21,9 @@ class Received:
     body: Any
 
 
-Answer = Callable[[Received], tuple[int, Any]]
+# (status, body) with a body sent as JSON, or (status, body, headers) with a body of bytes sent as
+# it is, with just those headers.
+Answer = Callable[[Received], tuple[int, Any] | tuple[int, bytes, dict[str, str]]]
 
 
 class Recorder:
@@ -40,14 +45,20 @@ class Recorder:
                     {k.lower(): v for k, v in self.headers.items()},
                     json.loads(raw) if raw else None,
                 )
-                status, body = recorder.answer(received)
+                answer = recorder.answer(received)
                 recorder.calls.append(received)
-                data = json.dumps(body).encode()
+                if len(answer) == 3:
+                    status, data, headers = answer
+                else:
+                    status, data, headers = answer[0], json.dumps(answer[1]).encode(), {"content-type": JSON}
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                # A caller that gave up waiting (a timeout test) has closed the connection.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -19,6 +19,7 @@ from parley.api import (
     tags,
     tasks,
     users,
+    webhooks,
     workflows,
 )
 from parley.api.common import Services, error_answer, reauthenticating
@@ -27,6 +28,7 @@ from parley.asgi import ASGIApp
 from parley.auth import IdentityCache
 from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
+from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
 from parley.metrics import measure
 from parley.scheduler import Scheduler
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         scheduler = Scheduler(db, chosen)
         dispatcher = Dispatcher(db, chosen, settings) if settings.dispatch else None
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
+        relay = Relay(db, chosen, settings)
         services = Services(
             db=db,
             cache=DefinitionCache(),
@@ -67,8 +70,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             dispatcher=dispatcher,
             http=http,
             dispatch_timeout_s=settings.dispatch_timeout_ms / 1000,
+            relay=relay,
+            base_url=settings.base_url,
         )
         scheduler.start()
+        relay.start()
         if dispatcher is not None:
             dispatcher.start()
         # Compiled now rather than by the first message written to a bot's own conversation.
@@ -80,6 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if dispatcher is not None:
                 await dispatcher.stop()
             await scheduler.stop()
+            await relay.stop()
             await http.aclose()
             await db.close()
 
@@ -97,6 +104,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *actions.operations,
         *parley.operations,
         *health.operations,
+        *webhooks.operations,
     ]
     app = Application(operations, lifespan=lifespan, on_error=error_answer, max_body=settings.max_body_bytes)
     return measure(reauthenticating(app))

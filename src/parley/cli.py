@@ -1,4 +1,4 @@
-"""The `parley` command: serve, worker, migrate, deliveries."""
+"""The `parley` command: serve, worker, migrate, deliveries, installations, db."""
 
 import asyncio
 import os
@@ -17,6 +17,7 @@ from parley.config import Settings, SettingsError, load_settings
 from parley.dispatch.worker import Dispatcher
 from parley.errors import ApiError
 from parley.scheduler import Scheduler
+from parley.service import admin as admin_rules
 from parley.service import deliveries as delivery_rules
 from parley.service.admin import ensure_admin_token
 from parley.service.common import Page
@@ -197,6 +198,28 @@ def retry_delivery(delivery_id: str) -> None:
     except ApiError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"{delivery.id} is pending again; a running server or worker will deliver it.")
+
+
+@main.group()
+def installations() -> None:
+    """Manage the integrations installed in bots."""
+
+
+@installations.command("rotate-webhook")
+@click.argument("bot_id")
+@click.argument("alias")
+def rotate_webhook(bot_id: str, alias: str) -> None:
+    """Give an installation a new webhook URL; the old one stops working at once, and the
+    integration is sent `register` with the new one."""
+    settings = _settings()
+    now = iso_from_ms(SystemClock().now_ms())
+    try:
+        installation = asyncio.run(
+            _with_connection(settings, lambda conn: admin_rules.rotate_webhook(conn, bot_id, alias, now=now))
+        )
+    except ApiError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(admin_rules.webhook_url(settings.base_url, installation["webhook_id"]))
 
 
 @main.group()

@@ -1,6 +1,8 @@
-"""Resource identifiers: `<prefix>_<ULID>`, monotonic within a process."""
+"""Resource identifiers: `<prefix>_<ULID>`, monotonic within a process; webhook ids, which are
+secrets."""
 
 import os
+import secrets
 import threading
 import time
 
@@ -69,6 +71,13 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{_generator.new()}"
 
 
+def new_webhook_id() -> str:
+    """A webhook id: 128 bits from the system's CSPRNG, as 32 hex digits. Anyone who knows it can
+    call the installation's integration, so it must not be guessable from another id (a ULID made
+    in the same millisecond as another differs from it by one)."""
+    return secrets.token_hex(16)
+
+
 USER = "user"
 CONVERSATION = "conv"
 MESSAGE = "msg"
@@ -79,7 +88,6 @@ INTEGRATION = "int"
 BOT_API_KEY = "bak"
 INTEGRATION_API_KEY = "iak"
 ADMIN_TOKEN = "pat"
-WEBHOOK = "webhook"
 DELIVERY = "dlv"
 WORKFLOW = "wrkflow"
 TASK = "task"

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 
+from parley import background
 from parley.clock import Clock, iso_from_ms, parse_iso
 from parley.service import events, integration_ops, messages, states, workflows
 from parley.service.definitions import DefinitionCache
@@ -39,11 +40,8 @@ class Scheduler:
         self._task = asyncio.create_task(self._loop(), name="parley-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.cancel(self._task)
+        self._task = None
 
     def poke(self) -> None:
         """Look again now: the clock moved, or work was scheduled."""

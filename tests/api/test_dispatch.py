@@ -37,12 +37,6 @@ def server(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    with Recorder() as instance:
-        yield instance
-
-
-@pytest.fixture
 def bot(admin: Api, recorder: Recorder) -> BotSetup:
     """A bot whose server is the recorder."""
     setup = make_bot(admin, {**EVENT_BOT, "url": recorder.url})
@@ -161,13 +155,16 @@ def test_an_outgoing_message_reaches_the_integration_and_its_ack_is_applied(admi
     assert bot.api.ok("GET", "/v1/chat/events", params={"messageId": reply["id"]})["events"] == []
 
 
+def _integration_at(admin: Api, bot: BotSetup, name: str, server: Recorder) -> dict[str, Any]:
+    """A new integration, named after `bot`, whose server is `server`."""
+    body = {"name": f"{name}-{bot.id[-8:].lower()}", "version": "1.0.0", "url": server.url}
+    found: dict[str, Any] = admin.ok("POST", "/v1/admin/integrations", body)["integration"]
+    return found
+
+
 def test_installing_and_uninstalling_register_and_unregister(admin: Api, bot: BotSetup) -> None:
     with Recorder() as lifecycle:
-        integration = admin.ok(
-            "POST",
-            "/v1/admin/integrations",
-            {"name": "hooks-" + bot.id[-8:].lower(), "version": "1.0.0", "url": lifecycle.url},
-        )["integration"]
+        integration = _integration_at(admin, bot, "hooks", lifecycle)
         install_body = {
             "integrations": {"hooks": {"enabled": True, "integrationId": integration["id"], "configuration": {"a": 1}}}
         }
@@ -281,3 +278,56 @@ def test_an_action_that_outlasts_the_timeout_is_a_runtime_error(admin: Api, bot:
         )
         assert "did not answer within 3 s" in failed["message"]
         assert time.monotonic() - started < 3.4
+
+
+def _installation_status(admin: Api, bot: BotSetup, alias: str) -> tuple[str, str | None]:
+    found = admin.ok("GET", f"/v1/admin/bots/{bot.id}", headers={"x-multiple-integrations": "true"})["bot"]
+    installation = found["integrations"][alias]
+    return installation["status"], installation["statusReason"]
+
+
+def _failed_registration(admin: Api, bot: BotSetup, alias: str) -> str:
+    """The reason the installation's registration failed, once it has."""
+
+    def probe() -> str | None:
+        status, reason = _installation_status(admin, bot, alias)
+        return reason if status == "registration_failed" else None
+
+    return eventually(probe)
+
+
+def test_an_installation_is_registered_only_once_its_integration_accepted_register(admin: Api, bot: BotSetup) -> None:
+    refusing: dict[str, Any] = {"type": "Runtime", "message": "The bot token was rejected by the chat service."}
+    with Recorder(lambda _: (400, refusing)) as lifecycle:
+        integration = _integration_at(admin, bot, "status", lifecycle)
+        install_body = {"integrations": {"tg": {"enabled": True, "integrationId": integration["id"]}}}
+        saved = admin.ok("PUT", f"/v1/admin/bots/{bot.id}", install_body, headers={"x-multiple-integrations": "true"})
+        assert saved["bot"]["integrations"]["tg"]["status"] == "registration_pending"
+
+        reason = _failed_registration(admin, bot, "tg")
+        assert "The bot token was rejected by the chat service." in reason
+
+        # Saving the installation again, unchanged, retries the registration.
+        lifecycle.answer = lambda _: (200, {})
+        saved = admin.ok("PUT", f"/v1/admin/bots/{bot.id}", install_body, headers={"x-multiple-integrations": "true"})
+        assert saved["bot"]["integrations"]["tg"]["status"] == "registration_pending"
+        eventually(lambda: _installation_status(admin, bot, "tg") == ("registered", None) or None)
+        assert lifecycle.operations() == ["register", "register"]
+
+        # Disabling it unregisters it.
+        admin.ok("PUT", f"/v1/admin/bots/{bot.id}", {"integrations": {"tg": {"enabled": False}}})
+        eventually(lambda: _installation_status(admin, bot, "tg") == ("unregistered", None) or None)
+
+
+def test_a_registration_that_keeps_failing_stays_pending_with_its_reason_then_fails(admin: Api, bot: BotSetup) -> None:
+    failing: dict[str, Any] = {"type": "Runtime", "message": "credentials state missing"}
+    with Recorder(lambda _: (500, failing)) as lifecycle:
+        integration = _integration_at(admin, bot, "failing", lifecycle)
+        admin.ok(
+            "PUT",
+            f"/v1/admin/bots/{bot.id}",
+            {"integrations": {"tg": {"enabled": True, "integrationId": integration["id"]}}},
+        )
+        reason = _failed_registration(admin, bot, "tg")
+        assert "credentials state missing" in reason
+        assert lifecycle.operations() == ["register"] * 3

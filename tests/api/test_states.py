@@ -181,6 +181,15 @@ def test_a_declared_default_expiry_applies_to_new_states(bot: BotSetup) -> None:
     assert "expiry" not in never
 
 
+def test_a_missing_integration_state_is_not_found_by_name(integration: IntegrationSetup) -> None:
+    # Telegram's integration reads its `credentials` state in `register` and treats the error as
+    # "no credentials yet" only when the message says "not found".
+    missing = integration.api.error(
+        "GET", f"/v1/chat/states/integration/{integration.id}/credentials", type="ResourceNotFound", status=404
+    )
+    assert missing["message"] == f"State 'credentials' (integration) not found for {integration.id}."
+
+
 def test_integration_states_live_in_their_own_namespace(bot: BotSetup, integration: IntegrationSetup) -> None:
     conversation = _conversation(integration.api, "channel")
     mine = f"/v1/chat/states/conversation/{conversation}/flow"

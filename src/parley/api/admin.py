@@ -32,7 +32,7 @@ from parley.store.database import Connection
 async def _bot_body(request: Call, conn: Connection, bot_id: str) -> dict[str, Any]:
     row = await rules.require_bot(conn, bot_id)
     keyed_by_alias = request.headers.get("x-multiple-integrations", "").lower() == "true"
-    base_url = request.base_url
+    base_url = services(request).base_url
     return {"bot": await rules.bot_view(conn, row, keyed_by_alias=keyed_by_alias, base_url=base_url)}
 
 

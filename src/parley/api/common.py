@@ -14,6 +14,7 @@ from parley.api.routing import Answer, Call
 from parley.asgi import ASGIApp, Receive, Scope, Send
 from parley.auth import Identity, IdentityCache, authenticate, authenticate_admin
 from parley.clock import Clock, iso_from_ms, parse_iso
+from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
 from parley.errors import (
     ApiError,
@@ -50,6 +51,9 @@ class Services:
     # For the calls a request waits on (callAction), each awaited at most dispatch_timeout_s.
     http: httpx.AsyncClient
     dispatch_timeout_s: float
+    relay: Relay
+    # Where bots, integrations and outside services reach this server (PARLEY_PUBLIC_URL).
+    base_url: str
 
     def now(self) -> str:
         return iso_from_ms(self.clock.now_ms())
@@ -124,7 +128,7 @@ async def runtime(request: Call, *, write: bool) -> AsyncIterator[tuple[Connecti
     found = services(request)
     if any("\x00" in str(value) for value in request.path_params.values()):
         # No stored id contains NUL, and PostgreSQL cannot even compare such text.
-        raise ResourceNotFound("No resource has an id containing the NUL character.")
+        raise ResourceNotFound("Resource not found: no id contains the NUL character.")
     afresh = _AUTHENTICATE_AFRESH in request.scope.get("state", {})
     remembered = None if afresh else found.identities.recall(request.headers)
     scope = found.db.transaction() if write else found.db.connection()

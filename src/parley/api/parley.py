@@ -8,6 +8,7 @@ from parley.api.common import admin, decode, page_body, query_page, query_str, r
 from parley.api.routing import Answer, Call, get, post
 from parley.clock import AdjustableClock, iso_from_ms
 from parley.errors import ResourceNotFound
+from parley.service import admin as admin_rules
 from parley.service import deliveries, integration_ops
 from parley.service.models import Body
 
@@ -36,7 +37,9 @@ async def advance_clock(request: Call) -> Answer:
     found = services(request)
     await _authorize(request)
     if not isinstance(found.clock, AdjustableClock):
-        raise ResourceNotFound("The clock can be moved only when the server runs with PARLEY_CLOCK=adjustable.")
+        raise ResourceNotFound(
+            "Adjustable clock not found: the clock can be moved only when the server runs with PARLEY_CLOCK=adjustable."
+        )
     found.clock.advance(decode(raw, AdvanceClock).advance_ms)
     found.scheduler.poke()
     if found.dispatcher is not None:
@@ -76,6 +79,18 @@ async def retry_delivery(request: Call, delivery_id: str) -> Answer:
     return respond({"delivery": delivery})
 
 
+@post("/v1/parley/bots/{bot_id}/installations/{alias}/rotate-webhook")
+async def rotate_webhook(request: Call, bot_id: str, alias: str) -> Answer:
+    """A new webhook id for an installation; the old one answers 404 from now on."""
+    found = services(request)
+    async with admin(request, write=True) as conn:
+        installation = await admin_rules.rotate_webhook(conn, bot_id, alias, now=found.now())
+    if found.dispatcher is not None:
+        found.dispatcher.poke()
+    webhook_id = installation["webhook_id"]
+    return respond({"webhookId": webhook_id, "webhookUrl": admin_rules.webhook_url(found.base_url, webhook_id)})
+
+
 @get("/v1/parley/analytics")
 async def analytics_totals(request: Call) -> Answer:
     """What bots and integrations reported with trackAnalytics, summed per name."""
@@ -84,4 +99,12 @@ async def analytics_totals(request: Call) -> Answer:
     return respond({"analytics": totals})
 
 
-operations = [get_clock, advance_clock, list_deliveries, get_delivery, retry_delivery, analytics_totals]
+operations = [
+    get_clock,
+    advance_clock,
+    list_deliveries,
+    get_delivery,
+    retry_delivery,
+    rotate_webhook,
+    analytics_totals,
+]

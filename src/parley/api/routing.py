@@ -24,7 +24,14 @@ JSON = b"application/json"
 # common.reauthenticating).
 _BODY = "parley.body"
 _PARAMETER = re.compile(r"\{(\w+)\}")
+# `{name...}`, the last segment of a path: whatever follows, slashes and all, possibly nothing.
+_REST = re.compile(r"\{(\w+)\.\.\.\}")
+# The method of an operation that takes every method.
+ANY_METHOD = "*"
 _SLASHES = re.compile(r"//+")
+
+
+NO_OPERATION = "Operation not found: check the method and path."
 
 
 class Query:
@@ -78,16 +85,6 @@ class Call:
             self._query = Query(self.scope.get("query_string", b""))
         return self._query
 
-    @property
-    def base_url(self) -> str:
-        """scheme://host[/root-path], as the caller addressed this server."""
-        scheme = self.scope.get("scheme", "http")
-        host = self.headers.get("host")
-        if not host:
-            server = self.scope.get("server")
-            host = "" if server is None else f"{server[0]}:{server[1]}"
-        return f"{scheme}://{host}{self.scope.get('root_path', '')}".rstrip("/")
-
     async def body(self) -> bytes:
         """The whole body; PayloadTooLarge beyond the configured size, announced or sent."""
         kept: bytes | None = self.state.get(_BODY)
@@ -116,14 +113,17 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A response: its body, status and content type."""
+    """A response: its body, status and content type; or, with `headers`, those headers instead
+    of the content type (an answer relayed from elsewhere, which may have none)."""
 
     body: bytes
     status: int = 200
     content_type: bytes = JSON
+    headers: list[tuple[bytes, bytes]] | None = None
 
     async def send(self, send: Send) -> None:
-        headers = [(b"content-type", self.content_type), (b"content-length", str(len(self.body)).encode())]
+        headers = [(b"content-type", self.content_type)] if self.headers is None else list(self.headers)
+        headers.append((b"content-length", str(len(self.body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
@@ -157,16 +157,19 @@ post = _declare("POST")
 put = _declare("PUT")
 patch = _declare("PATCH")
 delete = _declare("DELETE")
+any_method = _declare(ANY_METHOD)
 
 
 @dataclass
 class _Node:
     """A path segment: its literal children, the child that takes any other segment as a
-    parameter, and the operations of the path that ends here, by method."""
+    parameter, the operations of the path that ends here, by method, and those of a `{name...}`
+    that takes the rest of the path, when nothing else does."""
 
     children: dict[str, "_Node"] = field(default_factory=dict)
     parameter: tuple[str, "_Node"] | None = None
     methods: dict[str, Operation] = field(default_factory=dict)
+    rest: tuple[str, dict[str, Operation]] | None = None
 
 
 class Router:
@@ -176,7 +179,11 @@ class Router:
         self._root = _Node()
         for operation in operations:
             node = self._root
-            for segment in _segments(operation.path):
+            segments = _segments(operation.path)
+            rest = _REST.fullmatch(segments[-1]) if segments else None
+            if rest is not None:
+                segments.pop()
+            for segment in segments:
                 named = _PARAMETER.fullmatch(segment)
                 if named is None:
                     node = node.children.setdefault(segment, _Node())
@@ -186,25 +193,38 @@ class Router:
                 elif node.parameter[0] != named.group(1):
                     raise ValueError(f"{operation.path}: {named.group(1)} is called {node.parameter[0]} elsewhere")
                 node = node.parameter[1]
-            if operation.method in node.methods:
+            if rest is not None:
+                if node.rest is None:
+                    node.rest = (rest.group(1), {})
+                methods = node.rest[1]
+            else:
+                methods = node.methods
+            if operation.method in methods:
                 raise ValueError(f"two operations for {operation.method} {operation.path}")
-            node.methods[operation.method] = operation
+            methods[operation.method] = operation
 
     def find(self, path: str) -> tuple[dict[str, Operation], dict[str, str]]:
         """The path's operations by method and its parameters; ResourceNotFound if it has none."""
         node = self._root
         params: dict[str, str] = {}
-        for segment in _segments(path):
+        segments = _segments(path)
+        for index, segment in enumerate(segments):
             child = node.children.get(segment)
-            if child is None:
-                if node.parameter is None:
-                    raise ResourceNotFound("No such operation: check the method and path.")
+            if child is None and node.parameter is not None:
                 name, child = node.parameter
                 params[name] = segment
+            if child is None:
+                if node.rest is None:
+                    raise ResourceNotFound(NO_OPERATION)
+                params[node.rest[0]] = "/".join(segments[index:])
+                return node.rest[1], params
             node = child
-        if not node.methods:
-            raise ResourceNotFound("No such operation: check the method and path.")
-        return node.methods, params
+        if node.methods:
+            return node.methods, params
+        if node.rest is not None:
+            params[node.rest[0]] = ""
+            return node.rest[1], params
+        raise ResourceNotFound(NO_OPERATION)
 
 
 def _segments(path: str) -> list[str]:
@@ -245,7 +265,7 @@ class Application:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             methods, params = self._router.find(scope["path"])
-            operation = methods.get(scope["method"])
+            operation = methods.get(scope["method"]) or methods.get(ANY_METHOD)
             if operation is None:
                 if scope["method"] == "OPTIONS":
                     await _allow(send, methods)

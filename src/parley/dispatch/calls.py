@@ -4,11 +4,13 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import msgspec
 
 from parley import ids
 from parley.auth import Identity
 from parley.errors import Runtime
+from parley.service.admin import webhook_url
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition, DefinitionCache, Installation
 from parley.service.events import to_event
@@ -64,7 +66,7 @@ async def to_bot(conn: Connection, cache: DefinitionCache, delivery: Row) -> Cal
     return Call(bot_row["url"], headers, body)
 
 
-async def _bot_user(conn: Connection, *, bot_id: str, bot_name: str, installation: Row, now: str) -> str:
+async def bot_user(conn: Connection, *, bot_id: str, bot_name: str, installation: Row, now: str) -> str:
     """The user that stands for the bot inside an installation, created the first time it is needed."""
     if installation["bot_user_id"]:
         user_id: str = installation["bot_user_id"]
@@ -99,6 +101,22 @@ def _integration_headers(
     }
 
 
+def relay_headers(installation: Row) -> dict[str, str]:
+    """`webhook_received` for the installation the relay found (bots.find_by_webhook)."""
+    headers = _integration_headers(
+        bot_id=installation["bot_id"],
+        alias=installation["alias"],
+        operation="webhook_received",
+        integration_id=installation["integration_id"],
+        webhook_id=installation["webhook_id"],
+        configuration=installation["configuration"],
+    )
+    headers["x-bot-user-id"] = installation["bot_user_id"]
+    if installation["configuration_type"]:
+        headers["x-bp-configuration-type"] = installation["configuration_type"]
+    return headers
+
+
 def _delivery_headers(delivery: Row, integration_id: str, webhook_id: str, configuration: str) -> dict[str, str]:
     return _integration_headers(
         bot_id=delivery["bot_id"],
@@ -129,7 +147,7 @@ async def lifecycle(conn: Connection, delivery: Row, *, base_url: str, now: str)
     installation = await bot_store.get_installation(conn, bot_id=delivery["bot_id"], alias=delivery["alias"])
     bot = await bot_store.get_bot(conn, delivery["bot_id"])
     if installation is not None and bot is not None and installation["webhook_id"] == data["webhookId"]:
-        headers["x-bot-user-id"] = await _bot_user(
+        headers["x-bot-user-id"] = await bot_user(
             conn, bot_id=bot["id"], bot_name=bot["name"], installation=installation, now=now
         )
     elif data.get("botUserId"):
@@ -138,7 +156,7 @@ async def lifecycle(conn: Connection, delivery: Row, *, base_url: str, now: str)
         raise Vanished(f"the installation {delivery['alias']!r} was removed before it was ever registered")
     if data.get("configurationType"):
         headers["x-bp-configuration-type"] = data["configurationType"]
-    body = msgspec.json.encode({"webhookUrl": f"{base_url}/webhooks/{data['webhookId']}"})
+    body = msgspec.json.encode({"webhookUrl": webhook_url(base_url, data["webhookId"])})
     return Call(url, headers, body)
 
 
@@ -168,7 +186,7 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Row
     headers = _delivery_headers(
         delivery, installation.integration.id, installation_row["webhook_id"], installation_row["configuration"]
     )
-    headers["x-bot-user-id"] = await _bot_user(
+    headers["x-bot-user-id"] = await bot_user(
         conn, bot_id=bot.id, bot_name=bot.name, installation=installation_row, now=now
     )
     if installation_row["configuration_type"]:
@@ -229,9 +247,23 @@ async def to_integration_action(
         webhook_id=installation_row["webhook_id"],
         configuration=installation_row["configuration"],
     )
-    headers["x-bot-user-id"] = await _bot_user(
+    headers["x-bot-user-id"] = await bot_user(
         conn, bot_id=bot.id, bot_name=bot.name, installation=installation_row, now=now
     )
     if installation_row["configuration_type"]:
         headers["x-bp-configuration-type"] = installation_row["configuration_type"]
     return Call(url, headers, msgspec.json.encode({"type": name, "input": input}))
+
+
+def reason(response: httpx.Response) -> str:
+    """Why the target refused: the message of an error body in the contract's shape, else the text."""
+    text = response.text
+    try:
+        body = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message") or body.get("error"), str):
+        detail = body.get("message") or body.get("error")
+    else:
+        detail = text[:500]
+    return f"HTTP {response.status_code}: {detail}"

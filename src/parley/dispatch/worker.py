@@ -15,12 +15,13 @@ import logging
 import time
 
 import httpx
-import msgspec
 
+from parley import background
 from parley.clock import Clock, iso_from_ms
 from parley.config import Settings
 from parley.dispatch import calls
 from parley.metrics import METRICS
+from parley.service import outbox
 from parley.service.definitions import DefinitionCache
 from parley.store import deliveries as store
 from parley.store import events as event_store
@@ -59,11 +60,8 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stops claiming, abandons calls in progress and hands their deliveries back at once."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.cancel(self._task)
+        self._task = None
         abandoned = list(self._running)
         for task in self._running.values():
             task.cancel()
@@ -145,11 +143,17 @@ class Dispatcher:
             reason = f"{type(error).__name__} calling {call.url}: {error}".strip()
             await self._record(delivery, lease, started_ms, began, None, reason, outcome="retry")
             return
+        except httpx.InvalidURL as error:
+            # No attempt can succeed until the url is corrected.
+            await self._record(
+                delivery, lease, started_ms, began, None, f"Invalid url {call.url!r}: {error}", outcome="failed"
+            )
+            return
         status_code = response.status_code
         if 200 <= status_code < 300:
             await self._record(delivery, lease, started_ms, began, status_code, None, outcome="delivered")
             return
-        reason = _reason(response)
+        reason = calls.reason(response)
         final = 400 <= status_code < 500 and status_code not in (408, 429)
         await self._record(
             delivery, lease, started_ms, began, status_code, reason, outcome="failed" if final else "retry"
@@ -199,6 +203,7 @@ class Dispatcher:
                 error=error,
                 outcome="retry" if status == "pending" else status,
             )
+            await outbox.lifecycle_outcome(conn, delivery, status=status, error=error)
             if delivery["event_id"] and status in ("delivered", "failed"):
                 await event_store.set_outcome(
                     conn,
@@ -210,17 +215,3 @@ class Dispatcher:
         METRICS.attempt("retry" if status == "pending" else status)
         if status == "pending":
             logger.info("delivery %s failed (%s); retrying", delivery["id"], error)
-
-
-def _reason(response: httpx.Response) -> str:
-    """Why the target refused: the message of an error body in the contract's shape, else the text."""
-    text = response.text
-    try:
-        body = msgspec.json.decode(text)
-    except msgspec.DecodeError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message") or body.get("error"), str):
-        detail = body.get("message") or body.get("error")
-    else:
-        detail = text[:500]
-    return f"HTTP {response.status_code}: {detail}"

@@ -32,6 +32,10 @@ MAX_TAG_DEFINITIONS = 50
 MAX_EVENT_DEFINITIONS = 20
 MAX_STATE_DEFINITIONS = 20
 MAX_INSTALLATIONS = 30
+# An installation's status, as the Admin API names it.
+REGISTRATION_FAILED = "registration_failed"
+UNREGISTERED = "unregistered"
+PENDING = {"register": "registration_pending", "unregister": "unregistration_pending"}
 
 
 def new_token(kind: str) -> str:
@@ -183,7 +187,7 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
             disabled_channels=encode_json(change.disabled_channels)
             if change.disabled_channels is not None
             else (previous["disabled_channels"] if previous is not None else "[]"),
-            webhook_id=previous["webhook_id"] if previous is not None else ids.new_id(ids.WEBHOOK),
+            webhook_id=previous["webhook_id"] if previous is not None else ids.new_webhook_id(),
             now=now,
         )
         installed = await bot_store.get_installation(conn, bot_id=bot_id, alias=alias)
@@ -195,23 +199,61 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
 
 
 async def _tell_integration(conn: Connection, bot_id: str, before: Row | None, after: Row, *, now: str) -> None:
-    """`register` when an installation becomes enabled or its configuration changes while enabled;
-    `unregister` when it is disabled."""
+    """`register` when an installation becomes enabled, its configuration changes while enabled,
+    or it is saved again after its registration failed; `unregister` when it is disabled. The
+    installation's status says where that stands."""
     was_enabled = before is not None and bool(before["enabled"])
     if after["enabled"]:
         changed = before is None or any(
             before[field] != after[field] for field in ("integration_id", "configuration", "configuration_type")
         )
-        if not was_enabled or changed:
-            await outbox.lifecycle(conn, bot_id=bot_id, operation="register", installation=after, now=now)
+        if not was_enabled or changed or after["status"] == REGISTRATION_FAILED:
+            await _queue_lifecycle(conn, bot_id, "register", after, now=now)
     elif was_enabled and before is not None:
-        await outbox.lifecycle(conn, bot_id=bot_id, operation="unregister", installation=before, now=now)
+        await _queue_lifecycle(conn, bot_id, "unregister", before, now=now)
+    elif before is None:
+        await bot_store.set_registration(
+            conn, bot_id=bot_id, alias=after["alias"], webhook_id=after["webhook_id"], status=UNREGISTERED, reason=None
+        )
+
+
+async def _queue_lifecycle(conn: Connection, bot_id: str, operation: str, installation: Row, *, now: str) -> None:
+    await outbox.lifecycle(conn, bot_id=bot_id, operation=operation, installation=installation, now=now)
+    await bot_store.set_registration(
+        conn,
+        bot_id=bot_id,
+        alias=installation["alias"],
+        webhook_id=installation["webhook_id"],
+        status=PENDING[operation],
+        reason=None,
+    )
+
+
+async def rotate_webhook(conn: Connection, bot_id: str, alias: str, *, now: str) -> Row:
+    """Gives the installation a new webhook id; the old one stops working at once. An enabled
+    installation's integration is sent `register` with the new URL."""
+    await require_bot(conn, bot_id)
+    installation = await bot_store.get_installation(conn, bot_id=bot_id, alias=alias)
+    if installation is None:
+        raise ResourceNotFound(f"Installation {alias!r} not found in bot {bot_id}.")
+    await bot_store.set_webhook_id(conn, bot_id=bot_id, alias=alias, webhook_id=ids.new_webhook_id(), now=now)
+    rotated = await bot_store.get_installation(conn, bot_id=bot_id, alias=alias)
+    assert rotated is not None, "the installation was updated just above"
+    if rotated["enabled"]:
+        await _queue_lifecycle(conn, bot_id, "register", rotated, now=now)
+    return rotated
 
 
 async def delete_bot(conn: Connection, bot_id: str) -> None:
     await require_bot(conn, bot_id)
     await bot_store.delete_bot(conn, bot_id)
     await bump_epoch(conn)
+
+
+def webhook_url(base_url: str, webhook_id: str) -> str:
+    """Where an outside service reaches an installation: one place builds it, for the Admin API,
+    `register` and the relay alike."""
+    return f"{base_url}/webhooks/{webhook_id}"
 
 
 async def bot_view(conn: Connection, row: Row, *, keyed_by_alias: bool, base_url: str) -> dict[str, Any]:
@@ -230,12 +272,12 @@ async def bot_view(conn: Connection, row: Row, *, keyed_by_alias: bool, base_url
         view = integration_summary(integration)
         view.update(
             enabled=bool(installation["enabled"]),
-            webhookUrl=f"{base_url}/webhooks/{installation['webhook_id']}",
+            webhookUrl=webhook_url(base_url, installation["webhook_id"]),
             webhookId=installation["webhook_id"],
             configurationType=installation["configuration_type"],
             configuration=msgspec.json.decode(installation["configuration"]),
-            status="registered",
-            statusReason=None,
+            status=installation["status"],
+            statusReason=installation["status_reason"],
             disabledChannels=msgspec.json.decode(installation["disabled_channels"]),
         )
         installed[installation["alias"] if keyed_by_alias else integration["id"]] = view

@@ -223,14 +223,14 @@ async def get_participant(conn: Connection, identity: Identity, conversation_id:
     await require_row(conn, identity, conversation_id)
     row = await store.get_participant(conn, conversation_id=conversation_id, user_id=user_id)
     if row is None:
-        raise ResourceNotFound(f"User {user_id} is not a participant of conversation {conversation_id}.")
+        raise ResourceNotFound(f"Participant {user_id} not found in conversation {conversation_id}.")
     return to_user(identity, row)
 
 
 async def remove_participant(conn: Connection, identity: Identity, conversation_id: str, user_id: str) -> None:
     await require_row(conn, identity, conversation_id)
     if not await store.remove_participant(conn, conversation_id=conversation_id, user_id=user_id):
-        raise ResourceNotFound(f"User {user_id} is not a participant of conversation {conversation_id}.")
+        raise ResourceNotFound(f"Participant {user_id} not found in conversation {conversation_id}.")
 
 
 async def list_participants(

@@ -7,6 +7,9 @@ from parley.store import deliveries as store
 from parley.store import events as event_store
 from parley.store.database import Connection, Row
 
+# The operation of the calls the webhook relay records (dispatch.relay).
+WEBHOOK_RECEIVED = "webhook_received"
+
 
 class Delivery(Resource):
     id: str
@@ -84,6 +87,10 @@ async def retry(conn: Connection, delivery_id: str, *, now: str) -> Delivery:
     row = await store.get_delivery(conn, delivery_id)
     if row is None:
         raise ResourceNotFound(f"Delivery {delivery_id} not found.")
+    if row["operation"] == WEBHOOK_RECEIVED:
+        raise InvalidPayload(
+            f"Delivery {delivery_id} is a relayed webhook call: its caller had the answer, and only it can call again."
+        )
     if not await store.requeue(conn, id=delivery_id, now=now):
         raise InvalidPayload(f"Delivery {delivery_id} is {row['status']}; only a failed delivery can be retried.")
     if row["event_id"]:

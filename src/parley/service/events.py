@@ -197,7 +197,7 @@ async def cancel_scheduled_event(conn: Connection, identity: Identity, event_id:
     """Cancels an event that is not yet due; one that already went out cannot be called back."""
     row = await _require(conn, identity, event_id)
     if not await timers.take_timer(conn, kind=TIMER, resource_id=event_id):
-        raise ResourceNotFound(f"Event {event_id} is not scheduled (its status is {row['status']}).")
+        raise ResourceNotFound(f"Scheduled event {event_id} not found: its status is {row['status']}.")
     await store.set_status(conn, id=event_id, status="canceled", expected="scheduled", now=now)
 
 

@@ -1,8 +1,11 @@
 """The outbox: deliveries to bot and integration servers, written in the transaction of the change
 that causes them, so that an answered request is never lost and a crash never half-dispatches."""
 
+import msgspec
+
 from parley import ids
 from parley.service.models import encode_json
+from parley.store import bots as bot_store
 from parley.store import deliveries
 from parley.store.database import Connection, Row
 
@@ -67,4 +70,34 @@ async def lifecycle(conn: Connection, *, bot_id: str, operation: str, installati
         ordering_key=f"{installation['alias']}/installation",
         now=now,
         data=encode_json(data),
+    )
+
+
+# The installation status a `register` or `unregister` delivery leaves, by the delivery's status.
+_LIFECYCLE_STATUS = {
+    ("register", "delivered"): "registered",
+    ("register", "pending"): "registration_pending",
+    ("register", "failed"): "registration_failed",
+    ("register", "canceled"): "registration_failed",
+    ("unregister", "delivered"): "unregistered",
+    ("unregister", "pending"): "unregistration_pending",
+    ("unregister", "failed"): "unregistration_failed",
+    ("unregister", "canceled"): "unregistration_failed",
+}
+
+
+async def lifecycle_outcome(conn: Connection, delivery: Row, *, status: str, error: str | None) -> None:
+    """Records on the installation how its `register` or `unregister` call went: while it is
+    retried, the status stays pending with the last error as its reason."""
+    installation_status = _LIFECYCLE_STATUS.get((delivery["operation"], status))
+    if installation_status is None:
+        return
+    data = msgspec.json.decode(delivery["data"])
+    await bot_store.set_registration(
+        conn,
+        bot_id=delivery["bot_id"],
+        alias=delivery["alias"],
+        webhook_id=data["webhookId"],
+        status=installation_status,
+        reason=error,
     )

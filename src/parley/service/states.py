@@ -79,7 +79,7 @@ class _Key:
     async def require(self, conn: Connection) -> Row:
         row = await self.find(conn)
         if row is None:
-            raise ResourceNotFound(f"No {self.type} state {self.name!r} for {self.resource_id}.")
+            raise ResourceNotFound(f"State {self.name!r} ({self.type}) not found for {self.resource_id}.")
         return row
 
     async def check_resource(self, conn: Connection) -> None:
@@ -103,7 +103,9 @@ class _Key:
             task = await task_store.get_task(conn, bot_id=identity.bot_id, id=resource_id)
             found = task is not None and await get_conversation_row(conn, identity, task["conversation_id"]) is not None
         if not found:
-            raise ResourceNotFound(f"No {self.type} {resource_id} to keep state {self.name!r} on.")
+            raise ResourceNotFound(
+                f"{self.type.capitalize()} {resource_id} not found, so it cannot keep state {self.name!r}."
+            )
 
     def encode(self, payload: dict[str, Any]) -> str:
         validate(self.definition.validator, payload, what=f"payload of state {self.name!r}")

@@ -8,6 +8,11 @@ INSTALLATION_COLUMNS = (
     "bot_id, alias, integration_id, enabled, configuration, configuration_type, disabled_channels, webhook_id,"
     " created_at, updated_at"
 )
+# What the webhook relay needs of an installation, found by its webhook id.
+_RELAY_COLUMNS = (
+    "i.bot_id, i.alias, i.integration_id, i.enabled, i.configuration, i.configuration_type, i.webhook_id,"
+    " i.bot_user_id, g.url AS integration_url, b.name AS bot_name"
+)
 
 
 async def insert_bot(
@@ -83,7 +88,9 @@ async def delete_bot(conn: Connection, id: str) -> None:
 
 async def list_installations(conn: Connection, bot_id: str) -> list[Row]:
     return await conn.fetch_all(
-        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id FROM installations WHERE bot_id = $1 ORDER BY alias", bot_id
+        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id, status, status_reason FROM installations"
+        " WHERE bot_id = $1 ORDER BY alias",
+        bot_id,
     )
 
 
@@ -124,10 +131,44 @@ async def delete_installation(conn: Connection, *, bot_id: str, alias: str) -> N
 
 async def get_installation(conn: Connection, *, bot_id: str, alias: str) -> Row | None:
     return await conn.fetch_one(
-        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id, identifier, register_schedule, sandbox_identifiers"
-        " FROM installations WHERE bot_id = $1 AND alias = $2",
+        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id, identifier, register_schedule, sandbox_identifiers, status,"
+        " status_reason FROM installations WHERE bot_id = $1 AND alias = $2",
         bot_id,
         alias,
+    )
+
+
+async def find_by_webhook(conn: Connection, webhook_id: str) -> Row | None:
+    """The installation an outside service addresses by `webhook_id`, with its integration's url."""
+    return await conn.fetch_one(
+        f"SELECT {_RELAY_COLUMNS} FROM installations i JOIN integrations g ON g.id = i.integration_id"
+        " JOIN bots b ON b.id = i.bot_id WHERE i.webhook_id = $1",
+        webhook_id,
+    )
+
+
+async def set_webhook_id(conn: Connection, *, bot_id: str, alias: str, webhook_id: str, now: str) -> None:
+    await conn.execute(
+        "UPDATE installations SET webhook_id = $3, updated_at = $4 WHERE bot_id = $1 AND alias = $2",
+        bot_id,
+        alias,
+        webhook_id,
+        now,
+    )
+
+
+async def set_registration(
+    conn: Connection, *, bot_id: str, alias: str, webhook_id: str, status: str, reason: str | None
+) -> None:
+    """Records how the installation's registration stands, unless its webhook id changed since
+    the `register` call this outcome belongs to was queued."""
+    await conn.execute(
+        "UPDATE installations SET status = $4, status_reason = $5 WHERE bot_id = $1 AND alias = $2 AND webhook_id = $3",
+        bot_id,
+        alias,
+        webhook_id,
+        status,
+        reason,
     )
 
 

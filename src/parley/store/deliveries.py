@@ -1,6 +1,9 @@
 """Deliveries: the outbox of calls to bot and integration servers."""
 
-from parley.store.database import Connection, Row
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parley.store.database import Connection, Row, Statement
 from parley.store.sql import Cursor, Order, Params, fetch_page
 
 COLUMNS = (
@@ -43,6 +46,53 @@ async def insert_delivery(
         now,
         data,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """A call the webhook relay made, done by the time it is written: one delivery, one attempt."""
+
+    id: str
+    bot_id: str
+    alias: str
+    started_at: str
+    finished_at: str
+    duration_ms: int
+    status: str
+    status_code: int | None
+    error: str | None
+    data: str
+
+
+async def insert_relayed(conn: Connection, calls: Sequence[Relayed]) -> None:
+    statements: list[Statement] = []
+    for call in calls:
+        statements.append(
+            (
+                "INSERT INTO deliveries (id, bot_id, target, alias, operation, event_id, message_id, ordering_key,"
+                " status, attempts, next_attempt_at, last_error, created_at, updated_at, data)"
+                " VALUES ($1, $2, 'integration', $3, 'webhook_received', NULL, NULL, $4, $5, 1, $6, $7, $8, $6, $9)",
+                (
+                    call.id,
+                    call.bot_id,
+                    call.alias,
+                    f"{call.alias}/webhook",
+                    call.status,
+                    call.finished_at,
+                    call.error,
+                    call.started_at,
+                    call.data,
+                ),
+            )
+        )
+        statements.append(
+            (
+                "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, error,"
+                " outcome) VALUES ($1, 1, $2, $3, $4, $5, $6)",
+                (call.id, call.started_at, call.duration_ms, call.status_code, call.error, call.status),
+            )
+        )
+    await conn.execute_all(statements)
 
 
 async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, skip_locked: bool) -> list[Row]:

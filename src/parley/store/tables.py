@@ -71,8 +71,11 @@ installations = Table(
     Column("identifier", Text),
     Column("register_schedule", Text),
     Column("sandbox_identifiers", Text),
+    Column("status", Text, nullable=False, server_default="registered"),
+    Column("status_reason", Text),
     PrimaryKeyConstraint("bot_id", "alias"),
     Index("installations_integration", "integration_id"),
+    Index("installations_webhook", "webhook_id", unique=True),
 )
 
 api_keys = Table(
