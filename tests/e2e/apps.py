@@ -57,6 +57,8 @@ class NodeApp:
     port: int = field(default_factory=free_port)
     name: str = ""
     process: subprocess.Popen[bytes] | None = None
+    # More of the program's environment (PARLEY_E2E_CHAT_SERVICE).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.name = self.name or f"{Path(self.script).stem}-{secrets.token_hex(4)}"
@@ -76,6 +78,7 @@ class NodeApp:
     def start(self) -> "NodeApp":
         """Starts the program and waits until its `/health` answers (the SDK's own endpoint)."""
         env = self.sdk.env(
+            **self.extra_env,
             BP_API_URL=self.api_url,
             BP_TOKEN=self.token,
             PARLEY_E2E_PORT=str(self.port),
@@ -201,15 +204,18 @@ def deploy(
     *,
     start_bot: bool = True,
     bot_port: int | None = None,
+    chat_service: str | None = None,
 ) -> Deployment:
     """Registers the SDK definitions with Parley (as `bp deploy` would), starts the integration's
     program, installs it in the bot and, unless `start_bot` is false, starts the bot's program.
     The bot's `url` names `bot_port` (a free port by default) whether or not anything listens.
-    Both programs are added to `apps`, for the caller to stop."""
+    With `chat_service`, the integration posts outgoing messages there. Both programs are added to
+    `apps`, for the caller to stop."""
     integration_body = {**definitions["integration"], "name": f"parley-e2e-chat-{secrets.token_hex(4)}"}
     integration_id: str = admin.ok("POST", "/v1/admin/integrations", integration_body)["integration"]["id"]
     iak: str = admin.ok("POST", "/v1/admin/integrations/iaks", {"integrationId": integration_id})["value"]
-    integration_app = NodeApp(sdk, "integration.mjs", admin.server.url, iak, work_dir)
+    extra_env = {} if chat_service is None else {"PARLEY_E2E_CHAT_SERVICE": chat_service}
+    integration_app = NodeApp(sdk, "integration.mjs", admin.server.url, iak, work_dir, extra_env=extra_env)
     apps.append(integration_app)
     integration_app.start()
     admin.ok("PUT", f"/v1/admin/integrations/{integration_id}", {"url": integration_app.url})

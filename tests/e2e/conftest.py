@@ -67,7 +67,9 @@ def server(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[Server]:
 
 
 class Deploy(Protocol):
-    def __call__(self, admin: Api, *, start_bot: bool = True, bot_port: int | None = None) -> Deployment: ...
+    def __call__(
+        self, admin: Api, *, start_bot: bool = True, bot_port: int | None = None, chat_service: str | None = None
+    ) -> Deployment: ...
 
 
 @pytest.fixture
@@ -75,8 +77,19 @@ def launch(sdk: Sdk, sdk_definitions: dict[str, Any], work_dir: Path) -> Iterato
     """Deploys the SDK bot and integration to a server; stops their programs after the test."""
     apps: list[NodeApp] = []
 
-    def make(admin: Api, *, start_bot: bool = True, bot_port: int | None = None) -> Deployment:
-        return deploy(admin, sdk, sdk_definitions, work_dir, apps, start_bot=start_bot, bot_port=bot_port)
+    def make(
+        admin: Api, *, start_bot: bool = True, bot_port: int | None = None, chat_service: str | None = None
+    ) -> Deployment:
+        return deploy(
+            admin,
+            sdk,
+            sdk_definitions,
+            work_dir,
+            apps,
+            start_bot=start_bot,
+            bot_port=bot_port,
+            chat_service=chat_service,
+        )
 
     yield make
     for app in apps:
