@@ -1,8 +1,12 @@
-"""The processes of a benchmark run: servers pinned to one core, wrk and py-spy on the other."""
+"""The processes of a benchmark run (servers pinned to one core, wrk and py-spy on the other), its
+databases, and the machine and commit it measured: what `bench` and `bench.relay` share."""
 
+import argparse
 import asyncio
+import hashlib
 import json
 import os
+import platform
 import resource
 import secrets
 import shutil
@@ -10,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,14 +95,49 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@dataclass(frozen=True)
+class CpuTimes:
+    """CPU seconds: of each server measured, of our PostgreSQL backends, of the child processes
+    waited for (wrk, py-spy) and of the whole machine. `now()` gives them so far, `since()` what
+    was spent between two snapshots."""
+
+    servers: tuple[float, ...]
+    postgres: float
+    children: float
+    machine: float
+
+    @classmethod
+    def now(cls, pids: Sequence[int], postgres_name: str | None) -> "CpuTimes":
+        return cls(
+            tuple(cpu_seconds(pid) for pid in pids),
+            postgres_cpu_seconds(postgres_name) if postgres_name else 0.0,
+            children_cpu_seconds(),
+            machine_busy_seconds(),
+        )
+
+    def since(self, earlier: "CpuTimes") -> "CpuTimes":
+        return CpuTimes(
+            tuple(now - then for now, then in zip(self.servers, earlier.servers, strict=True)),
+            self.postgres - earlier.postgres,
+            self.children - earlier.children,
+            self.machine - earlier.machine,
+        )
+
+    @property
+    def other(self) -> float:
+        """What the machine spent on anything else: other work disturbs a measurement."""
+        return self.machine - sum(self.servers) - self.postgres - self.children
+
+
 @dataclass
 class Server:
-    """An HTTP server process pinned to SERVER_CPU."""
+    """An HTTP server process pinned to one core."""
 
     command: list[str]
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    cpu: str = SERVER_CPU
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -114,7 +153,7 @@ class Server:
         with self.log.open("ab") as out:
             # taskset execs the command: the pid is the server's own.
             self.process = subprocess.Popen(
-                ["taskset", "-c", SERVER_CPU, *self.command],
+                ["taskset", "-c", self.cpu, *self.command],
                 env={**os.environ, **self.env},
                 cwd=ROOT,
                 stdout=out,
@@ -140,6 +179,11 @@ class Server:
                 self.process.kill()
                 self.process.wait()
 
+    def log_tail(self) -> str:
+        """The end of the server's log, shown when a run had errors."""
+        tail = self.log.read_text(errors="replace").splitlines()[-20:]
+        return "".join(f"    | {line}\n" for line in tail) or "    (the server logged nothing)"
+
 
 def parley_server(database_url: str, log: Path) -> Server:
     """`parley serve` as deployed, with dispatch off: delivering the outbox is not what is measured."""
@@ -158,12 +202,17 @@ def parley_server(database_url: str, log: Path) -> Server:
 
 def baseline_server(log: Path) -> Server:
     """bench/baseline.py, served the way `parley serve` serves Parley."""
+    return uvicorn_server("bench.baseline:app", log)
+
+
+def uvicorn_server(app: str, log: Path, *, cpu: str = SERVER_CPU) -> Server:
+    """The ASGI application `app` (module:name) under uvicorn with uvloop and httptools, one process."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.baseline:app",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
@@ -176,7 +225,7 @@ def baseline_server(log: Path) -> Server:
         "warning",
         "--no-access-log",
     ]
-    return Server(command=command, log=log, port=port)
+    return Server(command=command, log=log, port=port, cpu=cpu)
 
 
 @contextmanager
@@ -221,6 +270,9 @@ def wait_quiet(*, timeout: float, threshold: float = 0.1) -> None:
 @dataclass(frozen=True)
 class WrkResult:
     requests: int
+    """Answers wrk received."""
+    sent: int
+    """Requests wrk made: those it had no answer to when the run ended are `sent - requests`."""
     seconds: float
     p50_ms: float
     p99_ms: float
@@ -230,8 +282,9 @@ class WrkResult:
     timeouts: int
 
 
-def run_wrk(url: str, env: dict[str, str], *, duration: float, connections: int) -> WrkResult:
-    """One wrk run on LOAD_CPU with bench/requests.lua; the numbers come from its `done` hook."""
+def run_wrk(url: str, env: dict[str, str], *, duration: float, connections: int, script: Path = LUA) -> WrkResult:
+    """One wrk run on LOAD_CPU with `script` (bench/requests.lua unless told); the numbers come
+    from the `done` hook of bench/result.lua."""
     command = [
         "taskset",
         "-c",
@@ -244,7 +297,7 @@ def run_wrk(url: str, env: dict[str, str], *, duration: float, connections: int)
         "10s",
         "--latency",
         "-s",
-        str(LUA),
+        str(script),
         url,
     ]
     # A fresh prefix for every run: the tags that "creates" sends are new even after a warm-up.
@@ -255,6 +308,7 @@ def run_wrk(url: str, env: dict[str, str], *, duration: float, connections: int)
             found: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
             return WrkResult(
                 requests=found["requests"],
+                sent=found["sent"],
                 seconds=found["duration_us"] / 1e6,
                 p50_ms=found["p50_us"] / 1000,
                 p99_ms=found["p99_us"] / 1000,
@@ -286,6 +340,29 @@ def profiling(pid: int, output: Path | None, *, duration: float) -> Iterator[Non
             recorder.wait()
 
 
+# Databases
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """--postgres-url and --databases, read by chosen_databases()."""
+    parser.add_argument("--postgres-url", help="also run on PostgreSQL; a database is created and dropped there")
+    parser.add_argument(
+        "--databases", help="which databases to run, comma-separated (default sqlite, and postgresql with a URL)"
+    )
+
+
+def chosen_databases(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The databases to run on: `sqlite`, and `postgresql` when there is a URL, unless --databases says."""
+    if args.databases is None:
+        return ["sqlite"] + (["postgresql"] if args.postgres_url else [])
+    databases = [d.strip() for d in args.databases.split(",")]
+    if not set(databases) <= {"sqlite", "postgresql"}:
+        parser.error("--databases takes sqlite, postgresql or both")
+    if "postgresql" in databases and not args.postgres_url:
+        parser.error("--databases postgresql needs --postgres-url")
+    return databases
+
+
 async def _admin(url: str, statement: str) -> None:
     conn = await asyncpg.connect(url, timeout=10)
     try:
@@ -307,3 +384,48 @@ def postgres_database(admin_url: str) -> Iterator[tuple[str, str]]:
         yield urlunsplit(parts._replace(path="/" + name)), name
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def new_database(kind: str, *, postgres_url: str | None, sqlite_path: Path) -> Iterator[tuple[str, str | None]]:
+    """The URL of a new database (`sqlite` at `sqlite_path`, or `postgresql` created through
+    `postgres_url`), and its name on PostgreSQL; removed after."""
+    if kind == "postgresql":
+        assert postgres_url is not None
+        with postgres_database(postgres_url) as found:
+            yield found
+        return
+    try:
+        yield f"sqlite:///{sqlite_path}", None
+    finally:
+        for leftover in sqlite_path.parent.glob(f"{sqlite_path.name}*"):
+            leftover.unlink()
+
+
+# What was measured, and where
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def revision() -> str:
+    """The commit, and a digest of any uncommitted change under src/: the code that was measured."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        changes = git("diff", "HEAD", "--", "src") + git("ls-files", "--others", "--exclude-standard", "src")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision"
+    if not changes:
+        return commit
+    return f"{commit} + uncommitted changes in src/ ({hashlib.sha1(changes.encode()).hexdigest()[:8]})"

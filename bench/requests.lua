@@ -6,12 +6,7 @@
 -- messages.txt, one id per line). Seeded message i carries the tag externalId = "seed-<i>" and
 -- belongs to conversation i % #conversations, whose user wrote it (see bench/seed.py).
 
-local threads = 0
-
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_number", threads)
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "result.lua")
 
 local function read_lines(path)
   local lines = {}
@@ -82,15 +77,6 @@ local builders = {
 }
 
 function request()
+  sent = sent + 1
   return builders[scenario]()
-end
-
-function done(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "status_errors": %d,'
-      .. ' "socket_errors": %d, "timeouts": %d}\n',
-    summary.requests, summary.duration, math.floor(latency:percentile(50)), math.floor(latency:percentile(99)),
-    errors.status, errors.connect + errors.read + errors.write, errors.timeout
-  ))
 end

@@ -2,12 +2,8 @@
 
 import argparse
 import datetime
-import hashlib
 import json
-import os
-import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -20,18 +16,18 @@ from typing import Any
 import httpx
 
 from bench.processes import (
-    ROOT,
     BenchError,
+    CpuTimes,
     Server,
+    add_database_options,
     baseline_server,
-    children_cpu_seconds,
-    cpu_seconds,
-    machine_busy_seconds,
+    chosen_databases,
+    machine,
+    new_database,
     parley_server,
-    postgres_cpu_seconds,
-    postgres_database,
     profiling,
     require_tools,
+    revision,
     run_wrk,
     running,
     wait_idle,
@@ -146,10 +142,7 @@ def _size(text: str) -> int:
 
 def parse_options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--postgres-url", help="also run on PostgreSQL; a database is created and dropped there")
-    parser.add_argument(
-        "--databases", help="which databases to run, comma-separated (default sqlite, and postgresql with a URL)"
-    )
+    add_database_options(parser)
     parser.add_argument("--sizes", help="stored messages per run, comma-separated (default 10000,1000000)")
     parser.add_argument("--duration", type=float, help="seconds measured per scenario (default 10)")
     parser.add_argument(
@@ -179,13 +172,7 @@ def parse_options(argv: list[str] | None) -> Options:
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
-    databases = ["sqlite"] + (["postgresql"] if args.postgres_url else [])
-    if args.databases is not None:
-        databases = [d.strip() for d in args.databases.split(",")]
-        if not set(databases) <= {"sqlite", "postgresql"}:
-            parser.error("--databases takes sqlite, postgresql or both")
-        if "postgresql" in databases and not args.postgres_url:
-            parser.error("--databases postgresql needs --postgres-url")
+    databases = chosen_databases(parser, args)
     sizes = args.sizes or ("10000" if args.quick else "10000,1000000")
     return Options(
         postgres_url=args.postgres_url,
@@ -254,16 +241,6 @@ def _check(server: Server, seeded: Seeded, scenario: str) -> None:
         raise BenchError(f"{scenario}: the check request was answered {response.status_code} {response.text}")
 
 
-def _snapshot(server: Server, postgres_name: str | None) -> tuple[float, float, float, float]:
-    """CPU seconds so far: the server's, our PostgreSQL backends', waited children's, the machine's."""
-    return (
-        cpu_seconds(server.pid),
-        postgres_cpu_seconds(postgres_name) if postgres_name else 0.0,
-        children_cpu_seconds(),
-        machine_busy_seconds(),
-    )
-
-
 def _combine(slices: list[Measurement]) -> Measurement:
     """The slices of one run as one measurement: counts and times added up, and the median of the
     slices' p50 and p99 (wrk reports percentiles per run, which cannot be merged exactly)."""
@@ -323,12 +300,10 @@ class _Target:
 
     def slice(self, options: Options, profile: Path | None = None) -> Measurement:
         """One wrk run of `options.slice_seconds`, and what the server and the machine spent on it."""
-        before = _snapshot(self.server, self.postgres_name)
+        before = CpuTimes.now([self.server.pid], self.postgres_name)
         with profiling(self.server.pid, profile, duration=options.slice_seconds):
             result = run_wrk(self.server.url, self.env, duration=options.slice_seconds, connections=options.connections)
-        server_cpu, postgres_cpu, children_cpu, busy = (
-            after - earlier for after, earlier in zip(_snapshot(self.server, self.postgres_name), before, strict=True)
-        )
+        spent = CpuTimes.now([self.server.pid], self.postgres_name).since(before)
         wait_idle(self.server.pid)
         return Measurement(
             database=self.database,
@@ -338,9 +313,9 @@ class _Target:
             seconds=result.seconds,
             p50_ms=result.p50_ms,
             p99_ms=result.p99_ms,
-            server_cpu_seconds=server_cpu,
-            postgres_cpu_seconds=postgres_cpu if self.postgres_name else None,
-            other_cpu_seconds=busy - server_cpu - postgres_cpu - children_cpu,
+            server_cpu_seconds=spent.servers[0],
+            postgres_cpu_seconds=spent.postgres if self.postgres_name else None,
+            other_cpu_seconds=spent.other,
             status_errors=result.status_errors,
             socket_errors=result.socket_errors,
             timeouts=result.timeouts,
@@ -362,15 +337,9 @@ def _alternate(options: Options, baseline: _Target, target: _Target, profile: Pa
     for one, source in ((base, baseline), (found, target)):
         _print(one)
         if one.errors:
-            print(_log_tail(source.server), file=sys.stderr)
+            print(source.server.log_tail(), file=sys.stderr)
     base = replace(base, baseline_per_second=base.per_second, baseline_cpu_per_1k=base.cpu_per_1k)
     return [base, replace(found, baseline_per_second=base.per_second, baseline_cpu_per_1k=base.cpu_per_1k)]
-
-
-def _log_tail(server: Server) -> str:
-    """The end of a server's log, shown when a run had errors."""
-    tail = server.log.read_text(errors="replace").splitlines()[-20:]
-    return "".join(f"    | {line}\n" for line in tail) or "    (the server logged nothing)"
 
 
 def _fake_seeded() -> Seeded:
@@ -393,22 +362,6 @@ def _baseline(options: Options, work: Path) -> Iterator[_Target]:
         yield _Target(server, _lua_env(seeded, data, "finds"), "baseline", 0, "baseline")
 
 
-@contextmanager
-def _database(kind: str, options: Options, work: Path, messages: int) -> Iterator[tuple[str, str | None]]:
-    """The URL of a new database, and its name on PostgreSQL."""
-    if kind == "postgresql":
-        assert options.postgres_url is not None
-        with postgres_database(options.postgres_url) as found:
-            yield found
-        return
-    path = work / f"parley-{messages}.db"
-    try:
-        yield f"sqlite:///{path}", None
-    finally:
-        for leftover in work.glob(f"{path.name}*"):
-            leftover.unlink()
-
-
 @dataclass(frozen=True)
 class _Served:
     messages: int
@@ -420,7 +373,8 @@ class _Served:
 
 @contextmanager
 def _served(stack: ExitStack, options: Options, work: Path, kind: str, messages: int) -> Iterator[_Served]:
-    url, postgres_name = stack.enter_context(_database(kind, options, work, messages))
+    found = new_database(kind, postgres_url=options.postgres_url, sqlite_path=work / f"parley-{messages}.db")
+    url, postgres_name = stack.enter_context(found)
     print(f"seeding {messages:,} messages into {kind} ...", file=sys.stderr, flush=True)
     started = datetime.datetime.now()
     seeded = seed(Settings(database_url=url), messages=messages, sqlite_analyze=options.sqlite_analyze)
@@ -464,32 +418,6 @@ def measure_parley(options: Options, work: Path, kind: str, baseline: _Target) -
 # The report
 
 
-def _machine() -> str:
-    model = "unknown CPU"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
-
-
-def _revision() -> str:
-    """The commit, and a digest of any uncommitted change under src/: the code that was measured."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD").strip()
-        changes = git("diff", "HEAD", "--", "src") + git("ls-files", "--others", "--exclude-standard", "src")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown revision"
-    if not changes:
-        return commit
-    return f"{commit} + uncommitted changes in src/ ({hashlib.sha1(changes.encode()).hexdigest()[:8]})"
-
-
 def _count(messages: int) -> str:
     if messages == 0:
         return "-"
@@ -503,7 +431,7 @@ def report(measurements: list[Measurement], options: Options, *, revision: str) 
     parley = [m for m in measurements if m.database != "baseline"]
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"{now}; {_machine()}; parley {revision}",
+        f"{now}; {machine()}; parley {revision}",
         f"server pinned to core 0 (one process), wrk -t1 -c{options.connections} on core 1,"
         f" {options.duration:g} s per scenario in {options.slices} slices after {options.warmup:g} s of warm-up,"
         " each slice after a baseline slice as long"
@@ -587,7 +515,7 @@ def _targets(measurements: list[Measurement], growth: list[tuple[Measurement, Me
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    started_at = _revision()
+    started_at = revision()
     try:
         require_tools(profile=options.profile is not None)
         with (
@@ -598,10 +526,10 @@ def main(argv: list[str] | None = None) -> int:
             measurements: list[Measurement] = []
             for kind in options.databases:
                 measurements += measure_parley(options, work, kind, baseline)
-            revision = _revision()
-            if revision != started_at:
-                revision = f"{started_at} at the start, {revision} at the end: the code changed during the run"
-            table = report(measurements, options, revision=revision)
+            measured = revision()
+            if measured != started_at:
+                measured = f"{started_at} at the start, {measured} at the end: the code changed during the run"
+            table = report(measurements, options, revision=measured)
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 1
