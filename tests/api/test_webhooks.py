@@ -2,6 +2,7 @@
 reaches its integration as `webhook_received`, and the integration's answer comes back unchanged."""
 
 import base64
+import gzip
 import json
 import re
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from tests.conftest import make_bot, running_server
 from tests.harness import Api, Server, eventually
-from tests.recorder import Received, Recorder
+from tests.recorder import JSON, Received, Recorder
 
 PUBLIC_URL = "https://parley.example"
 MAX_BODY = 65_536
@@ -136,6 +137,16 @@ def test_the_path_after_the_webhook_id_and_a_redirect_pass_through(hook: Hook, r
     request = _request(recorder.calls[0])
     assert request["path"] == "/oauth/callback/"
     assert request["query"] == "code=abc%20d"
+
+
+def test_a_compressed_answer_is_relayed_as_it_came(hook: Hook, recorder: Recorder) -> None:
+    compressed = gzip.compress(b'{"ok":true}')
+    recorder.answer = lambda _: (200, compressed, {"content-encoding": "gzip", "content-type": JSON})
+    response = hook.call("POST", json={})
+
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.read() == b'{"ok":true}'
+    assert response.num_bytes_downloaded == len(compressed)
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])

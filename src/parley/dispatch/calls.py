@@ -257,7 +257,10 @@ async def to_integration_action(
 
 def reason(response: httpx.Response) -> str:
     """Why the target refused: the message of an error body in the contract's shape, else the text."""
-    text = response.text
+    return error_reason(response.status_code, response.text)
+
+
+def error_reason(status_code: int, text: str) -> str:
     try:
         body = msgspec.json.decode(text)
     except msgspec.DecodeError:
@@ -266,4 +269,4 @@ def reason(response: httpx.Response) -> str:
         detail = body.get("message") or body.get("error")
     else:
         detail = text[:500]
-    return f"HTTP {response.status_code}: {detail}"
+    return f"HTTP {status_code}: {detail}"

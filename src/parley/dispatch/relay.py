@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 import msgspec
 
 from parley import background, ids
@@ -28,10 +28,8 @@ logger = logging.getLogger("parley.relay")
 
 # Written at most this many to a transaction.
 RECORD_BATCH = 100
-# Hop-by-hop headers, and what no longer describes the body once httpx has read it.
-_NOT_RELAYED = frozenset(
-    (b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"content-encoding", b"upgrade")
-)
+# Hop-by-hop headers, and the length, which the relay's own answer states.
+_NOT_RELAYED = frozenset((b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"upgrade"))
 
 
 class IntegrationUnreachable(Runtime):
@@ -66,12 +64,16 @@ class Relay:
         self._db = db
         self._clock = clock
         self._settings = settings
-        self._http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
+        self._http: aiohttp.ClientSession | None = None
         self._pending: list[delivery_store.Relayed] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        # aiohttp rather than httpx: relaying to an integration that answers at once, httpx's
+        # client cost about 1.2 ms of CPU per call at 32 concurrent callers, aiohttp's 0.17 ms
+        # (bench/relay.py). The body is passed through as it came, compressed or not.
+        self._http = aiohttp.ClientSession(auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None))
         self._task = asyncio.create_task(self._write_loop(), name="parley-relay-records")
 
     async def stop(self) -> None:
@@ -79,7 +81,8 @@ class Relay:
         await background.cancel(self._task)
         self._task = None
         await self._write_pending()
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
 
     async def forward(self, webhook_id: str, inbound: Inbound) -> Answer:
         """The integration's answer to `inbound`. ResourceNotFound when no enabled installation
@@ -99,22 +102,29 @@ class Relay:
             request["body"] = inbound.body.decode("utf-8", errors="replace")
         headers = calls.relay_headers(target)
         timeout_s = self._settings.dispatch_timeout_ms / 1000
+        assert self._http is not None, "the relay is started"
         try:
-            async with asyncio.timeout(timeout_s):
-                response = await self._http.post(url, content=msgspec.json.encode({"req": request}), headers=headers)
+            async with (
+                asyncio.timeout(timeout_s),
+                self._http.post(
+                    url, data=msgspec.json.encode({"req": request}), headers=headers, allow_redirects=False
+                ) as response,
+            ):
+                status, raw_headers, body = response.status, response.raw_headers, await response.read()
         except TimeoutError:
             self._note(target, started_ms, began, None, f"no answer from {url} within {timeout_s * 1000:g} ms")
             raise OperationTimeout("The integration behind this webhook did not answer in time.") from None
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
+        except aiohttp.ClientError as error:
             self._note(target, started_ms, began, None, f"{type(error).__name__} calling {url}: {error}".strip())
             raise IntegrationUnreachable("The integration behind this webhook could not be reached.") from None
-        if response.status_code >= 500:
-            self._note(target, started_ms, began, response.status_code, calls.reason(response))
+        if status >= 500:
+            reason = calls.error_reason(status, body.decode("utf-8", errors="replace"))
+            self._note(target, started_ms, began, status, reason)
             raise IntegrationUnreachable(
-                f"The integration behind this webhook failed to handle the request (HTTP {response.status_code})."
+                f"The integration behind this webhook failed to handle the request (HTTP {status})."
             )
-        self._note(target, started_ms, began, response.status_code, None)
-        return Answer(response.status_code, _relayed_headers(response.headers.raw), response.content)
+        self._note(target, started_ms, began, status, None)
+        return Answer(status, _relayed_headers(raw_headers), body)
 
     async def _installation(self, webhook_id: str) -> Row:
         async with self._db.connection() as conn:
