@@ -88,6 +88,11 @@ class Database(Protocol):
     async def close(self) -> None: ...
 
 
+async def ping(conn: Connection) -> None:
+    """Runs the cheapest statement there is: returns once the database has answered."""
+    await conn.fetch_value("SELECT 1")
+
+
 MMAP_BYTES = 1 << 30
 
 
