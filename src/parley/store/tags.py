@@ -121,9 +121,13 @@ def _oldest_by_tags_sql(
     )
 
 
+# The table that holds the resources of each tag kind that retag serves.
+_TABLES = {"user": "users", "conversation": "conversations", "message": "messages", "workflow": "workflows"}
+
+
 async def retag(
-    conn: Connection, *, table: str, kind: str, bot_id: str, id: str, tags: Mapping[str, str], encoded: str, now: str
+    conn: Connection, *, kind: str, bot_id: str, id: str, tags: Mapping[str, str], encoded: str, now: str
 ) -> None:
     """Stores a resource's new tag set: its JSON column, its `updated_at`, and its index rows."""
-    await conn.execute(f"UPDATE {table} SET tags = $2, updated_at = $3 WHERE id = $1", id, encoded, now)
+    await conn.execute(f"UPDATE {_TABLES[kind]} SET tags = $2, updated_at = $3 WHERE id = $1", id, encoded, now)
     await write_tags(conn, bot_id=bot_id, kind=kind, resource_id=id, tags=tags, replace=True)
