@@ -2,11 +2,11 @@
 
 import asyncio
 
-from parley.api.common import DATABASE_UNAVAILABLE, respond, services
+from parley.api.common import respond, services
 from parley.api.routing import Answer, Call, get
 from parley.metrics import METRICS
 from parley.store import deliveries
-from parley.store.database import ping
+from parley.store.database import DatabaseError, ping
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -23,8 +23,10 @@ async def readyz(request: Call) -> Answer:
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), services(request).db.connection() as conn:
             await ping(conn)
-    except DATABASE_UNAVAILABLE as error:
-        return respond({"status": "unavailable", "reason": f"database: {type(error).__name__}"}, 503)
+    except (DatabaseError, TimeoutError) as error:
+        # Named after what the driver raised (a refused connection, a timeout), when it did.
+        failure = error.__cause__ if isinstance(error, DatabaseError) and error.__cause__ else error
+        return respond({"status": "unavailable", "reason": f"database: {type(failure).__name__}"}, 503)
     return respond({"status": "ready"})
 
 

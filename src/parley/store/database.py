@@ -15,6 +15,24 @@ class ConditionFailed(Exception):
     """The condition set with Connection.require did not hold; the statement did not run."""
 
 
+class DatabaseError(Exception):
+    """A failure of the database, named for what it means to the request. The `Database` context
+    managers raise these in place of what the driver raised, which is kept as the cause."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database cannot be reached, refuses connections (shutting down, restarting, too many),
+    or a connection broke: a later attempt may succeed."""
+
+
+class StatementTimeout(DatabaseError):
+    """The database cut a statement off at its time limit."""
+
+
+class InvalidText(DatabaseError):
+    """The database refused a value as text (PostgreSQL cannot store the NUL character)."""
+
+
 class Row(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
@@ -77,6 +95,9 @@ class Database(Protocol):
     def connection(self) -> AbstractAsyncContextManager[Connection]:
         """A connection for reads, outside any explicit transaction."""
         ...
+
+    # Both context managers raise a DatabaseError for a failure of the database itself, whether
+    # it happened while connecting, in a statement, or at COMMIT.
 
     async def close(self) -> None: ...
 

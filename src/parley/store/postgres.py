@@ -7,11 +7,21 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 
-from parley.store.database import ConditionFailed, Connection, Row, Statement, shifted, with_condition
+from parley.store.database import (
+    ConditionFailed,
+    Connection,
+    DatabaseUnavailable,
+    InvalidText,
+    Row,
+    Statement,
+    StatementTimeout,
+    shifted,
+    with_condition,
+)
 
 _ONE_ROW_INSERT = re.compile(r"^(INSERT INTO \w+ \([^()]*\)) VALUES \(([^()]*)\)( ON CONFLICT .*)?$", re.DOTALL)
 
@@ -218,16 +228,53 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self._acquire() as raw, raw.transaction():
-            yield PostgresConnection(raw)
+        try:
+            async with self._acquire() as raw, raw.transaction():
+                yield PostgresConnection(raw)
+        except Exception as error:
+            _raise_as_database_error(error)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        async with self._acquire() as raw:
-            yield PostgresConnection(raw)
+        try:
+            async with self._acquire() as raw:
+                yield PostgresConnection(raw)
+        except Exception as error:
+            _raise_as_database_error(error)
 
     async def close(self) -> None:
         """Closes the idle connections; those lent out are closed when they come back."""
         self._closed = True
         idle, self._idle = self._idle, []
         await asyncio.gather(*(raw.close() for raw in idle), return_exceptions=True)
+
+
+# What asyncpg raises while PostgreSQL is down, restarting or refusing connections; broken
+# connections are dropped and replaced (PostgresDatabase), so requests succeed again once the
+# database is back.
+_UNAVAILABLE = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    # "database is not currently accepting connections" (maintenance): raised when connecting.
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
+    asyncpg.exceptions.InterfaceError,
+    # A connection whose backend was terminated while it sat idle can fail its next
+    # query this way ("cannot switch to state ...; another operation is in progress").
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _raise_as_database_error(error: Exception) -> NoReturn:
+    """Raises the DatabaseError that `error`, raised by asyncpg or under it, stands for; `error`
+    itself when it is no failure of the database (a bug, or an error of the caller's own)."""
+    if isinstance(error, asyncpg.exceptions.CharacterNotInRepertoireError | asyncpg.exceptions.DataError):
+        raise InvalidText(str(error)) from error
+    # Before _UNAVAILABLE: a cancelled statement is one kind of operator intervention.
+    if isinstance(error, asyncpg.exceptions.QueryCanceledError):
+        raise StatementTimeout(str(error)) from error
+    if isinstance(error, _UNAVAILABLE):
+        raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+    raise error
