@@ -43,8 +43,9 @@ def lookup_key(
 
 @dataclass(frozen=True)
 class Creation(Generic[T]):
-    """A create as rows to insert (one-row INSERT ... VALUES statements) and what follows once
-    they are in (dispatch, timers), which answers the new resource."""
+    """A create as rows to insert (statements of one row each, from the store modules, as
+    Connection.find_or_insert takes them) and what follows once they are in (dispatch, timers),
+    which answers the new resource."""
 
     statements: list[Statement]
     finish: Callable[[], Awaitable[T]]
