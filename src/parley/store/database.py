@@ -86,6 +86,10 @@ class Connection(Protocol):
 
 
 class Database(Protocol):
+    """One database and the connections to it. The failures callers tell apart (the database
+    unreachable, a statement cut off, text it refuses) leave `transaction()` and `connection()`
+    as a DatabaseError; other errors, SQLite's included, pass unchanged."""
+
     dialect: str
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
@@ -95,9 +99,6 @@ class Database(Protocol):
     def connection(self) -> AbstractAsyncContextManager[Connection]:
         """A connection for reads, outside any explicit transaction."""
         ...
-
-    # Both context managers raise a DatabaseError for a failure of the database itself, whether
-    # it happened while connecting, in a statement, or at COMMIT.
 
     async def close(self) -> None: ...
 
