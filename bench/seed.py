@@ -22,8 +22,8 @@ from parley.clock import iso_from_ms
 from parley.config import Settings
 from parley.service.admin import create_bot, create_bot_api_key
 from parley.service.admin_models import CreateBot, CreateBotApiKey
-from parley.store import tables
-from parley.store.database import Connection, Database, open_database
+from parley.store import open_database, tables
+from parley.store.database import Connection, Database
 from parley.store.migrate import run_migrations
 from parley.store.tags import namespace
 

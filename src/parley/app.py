@@ -34,7 +34,7 @@ from parley.metrics import measure
 from parley.scheduler import Scheduler
 from parley.service.definitions import DefinitionCache
 from parley.service.schemas import default_message_types
-from parley.store.database import open_database
+from parley.store import open_database
 
 # Objects allocated before the collector looks at the youngest generation (700 by default): a
 # request allocates a few thousand, so the default collects several times per request.

@@ -102,10 +102,6 @@ async def _identity(conn: Connection, cache: DefinitionCache, headers: Mapping[s
 
 
 _HEADERS = ("x-bot-id", "x-integration-id", "x-integration-alias")
-# True while the API key still exists and the definitions epoch is the one the identity was built at.
-_STILL_VALID = (
-    "EXISTS (SELECT 1 FROM api_keys WHERE token_hash = $1) AND (SELECT value FROM parley_meta WHERE key = 'epoch') = $2"
-)
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ class IdentityCache:
         if epoch != self._epoch or len(self._known) >= self.LIMIT:
             self._known.clear()
             self._epoch = epoch
-        self._known[_cache_key(token_hash, headers)] = Remembered(identity, (_STILL_VALID, (token_hash, epoch)))
+        self._known[_cache_key(token_hash, headers)] = Remembered(identity, api_keys.still_valid(token_hash, epoch))
 
     def forget(self, headers: Mapping[str, str]) -> None:
         self._known.pop(_cache_key(_token_hash(headers), headers), None)

@@ -21,7 +21,8 @@ from parley.service import admin as admin_rules
 from parley.service import deliveries as delivery_rules
 from parley.service.admin import ensure_admin_token
 from parley.service.common import Page
-from parley.store.database import Connection, open_database
+from parley.store import open_database
+from parley.store.database import Connection
 from parley.store.migrate import run_migrations
 from parley.store.port import TargetNotEmpty, port
 

@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import asyncpg
 import httpx
 import msgspec
 
@@ -27,7 +26,14 @@ from parley.errors import (
 from parley.scheduler import Scheduler
 from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from parley.service.definitions import DefinitionCache
-from parley.store.database import ConditionFailed, Connection, Database
+from parley.store.database import (
+    ConditionFailed,
+    Connection,
+    Database,
+    DatabaseUnavailable,
+    InvalidText,
+    StatementTimeout,
+)
 from parley.store.sql import BadPageToken, Cursor, Order
 
 logger = logging.getLogger("parley")
@@ -241,32 +247,14 @@ def error_answer(error: Exception) -> Answer:
     """The contract's error for whatever an operation raised."""
     if isinstance(error, ApiError):
         api_error = error
-    elif isinstance(error, asyncpg.exceptions.CharacterNotInRepertoireError | asyncpg.exceptions.DataError):
+    elif isinstance(error, InvalidText):
         api_error = InvalidPayload("Text in the request may not contain the NUL character.")
-    elif isinstance(error, asyncpg.exceptions.QueryCanceledError):
+    elif isinstance(error, StatementTimeout):
         api_error = OperationTimeout("The database did not finish this operation in time; try again.")
-    elif isinstance(error, DATABASE_UNAVAILABLE):
-        logger.warning("database unavailable: %s: %s", type(error).__name__, error)
+    elif isinstance(error, DatabaseUnavailable):
+        logger.warning("database unavailable: %s", error)
         api_error = OperationTimeout("The database is unavailable right now; try again shortly.")
     else:
         logger.exception("unexpected error", exc_info=error)
         api_error = Internal("The server failed to answer this request.")
     return respond(api_error.body(), api_error.status)
-
-
-# What asyncpg raises while PostgreSQL is down, restarting or refusing connections; broken
-# connections are dropped and replaced (PostgresDatabase), so requests succeed again once the
-# database is back.
-DATABASE_UNAVAILABLE = (
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    # "database is not currently accepting connections" (maintenance): raised when connecting.
-    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
-    asyncpg.exceptions.InterfaceError,
-    # A connection whose backend was terminated while it sat idle can fail its next
-    # query this way ("cannot switch to state ...; another operation is in progress").
-    asyncpg.exceptions.InternalClientError,
-    OSError,
-    TimeoutError,
-)

@@ -2,9 +2,11 @@
 
 import asyncio
 
-from parley.api.common import DATABASE_UNAVAILABLE, respond, services
+from parley.api.common import respond, services
 from parley.api.routing import Answer, Call, get
 from parley.metrics import METRICS
+from parley.store import deliveries
+from parley.store.database import DatabaseError, ping
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -20,19 +22,18 @@ async def readyz(request: Call) -> Answer:
     """Ready to serve: the database answers a query in time (503 otherwise)."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), services(request).db.connection() as conn:
-            await conn.fetch_value("SELECT 1")
-    except DATABASE_UNAVAILABLE as error:
-        return respond({"status": "unavailable", "reason": f"database: {type(error).__name__}"}, 503)
+            await ping(conn)
+    except (DatabaseError, TimeoutError) as error:
+        # Named after what the driver raised (a refused connection, a timeout), when it did.
+        failure = error.__cause__ if isinstance(error, DatabaseError) and error.__cause__ else error
+        return respond({"status": "unavailable", "reason": f"database: {type(failure).__name__}"}, 503)
     return respond({"status": "ready"})
 
 
 @get("/metrics")
 async def metrics(request: Call) -> Answer:
     async with services(request).db.connection() as conn:
-        rows = await conn.fetch_all(
-            "SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'in_flight') GROUP BY status"
-        )
-    outbox = {row["status"]: int(row["n"]) for row in rows}
+        outbox = await deliveries.unfinished_counts(conn)
     return Answer(METRICS.render(outbox).encode(), content_type=b"text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -9,7 +9,7 @@ from parley.auth import Identity
 from parley.errors import InvalidPayload, ReferenceNotFound, ResourceNotFound
 from parley.service import tags as tag_rules
 from parley.service.common import Page, owner_alias
-from parley.service.get_or_create import Lookup, get_or_create, lookup_key
+from parley.service.get_or_create import get_or_create, lookup_key
 from parley.service.models import (
     Conversation,
     CreateConversation,
@@ -136,13 +136,7 @@ async def get_or_create_conversation(
     async def create() -> Conversation:
         return await _insert(conn, identity, body, owner, tag_rules.merge({}, changes), now)
 
-    lookup = Lookup(
-        table="conversations",
-        columns=store.COLUMNS,
-        bot_id=identity.bot_id,
-        kind="conversation",
-        scope={"channel": body.channel, "integration": owner[0]},
-    )
+    lookup = store.lookup(identity.bot_id, channel=body.channel, integration=owner[0])
     return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
 
 

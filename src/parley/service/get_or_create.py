@@ -12,23 +12,14 @@ creates, so concurrent identical calls produce one resource.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from parley.store.database import Connection, Row, Statement
-from parley.store.sql import Params
-from parley.store.tags import namespace, oldest_by_tags
+from parley.store.lookup import Lookup, LookupKey
+from parley.store.tags import namespace
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LookupKey:
-    pairs: tuple[tuple[str, str], ...]
-    # Namespaces in which a match's tags must be exactly `pairs`; None compares `pairs` only.
-    exact_namespaces: frozenset[str] | None
-    # The match's whole tag set must be exactly `pairs` (resources whose tags have no owners).
-    exact_all: bool = False
 
 
 def lookup_key(
@@ -51,46 +42,10 @@ def lookup_key(
 
 
 @dataclass(frozen=True)
-class Lookup:
-    """Where to look: a resource table, its tag kind, and equalities (`scope`) and memberships
-    (`scope_in`, such as a set of statuses) that scope the match."""
-
-    table: str
-    columns: str
-    bot_id: str
-    kind: str
-    scope: Mapping[str, str] = field(default_factory=dict)
-    scope_in: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def lock_name(self, key: LookupKey) -> str:
-        scope = "\x1f".join(f"{column}={value}" for column, value in sorted(self.scope.items()))
-        scope += "".join(f"\x1f{column}@{'|'.join(values)}" for column, values in sorted(self.scope_in.items()))
-        pairs = "\x1f".join(f"{k}\x1e{v}" for k, v in key.pairs)
-        return f"get-or-create\x1d{self.bot_id}\x1d{self.kind}\x1d{scope}\x1d{pairs}"
-
-    def query(self, params: Params, key: LookupKey) -> str:
-        """The lookup as SQL, with `params` starting at the bot id."""
-        return oldest_by_tags(
-            params,
-            table=self.table,
-            columns=self.columns,
-            kind=self.kind,
-            pairs=key.pairs,
-            exact_namespaces=key.exact_namespaces,
-            exact_all=key.exact_all,
-            where=self.scope,
-            where_in=self.scope_in,
-        )
-
-    async def find(self, conn: Connection, key: LookupKey) -> Row | None:
-        params = Params(self.bot_id)
-        return await conn.fetch_one(self.query(params, key), *params.args)
-
-
-@dataclass(frozen=True)
 class Creation(Generic[T]):
-    """A create as rows to insert (one-row INSERT ... VALUES statements) and what follows once
-    they are in (dispatch, timers), which answers the new resource."""
+    """A create as rows to insert (statements of one row each, from the store modules, as
+    Connection.find_or_insert takes them) and what follows once they are in (dispatch, timers),
+    which answers the new resource."""
 
     statements: list[Statement]
     finish: Callable[[], Awaitable[T]]
@@ -135,8 +90,7 @@ async def get_or_create(
         if key is not None:
             if not conn.serialized and creation is not None:
                 planned = creation()
-                params = Params(lookup.bot_id)
-                row = await conn.find_or_insert(lookup.query(params, key), params.args, planned.statements)
+                row = await lookup.find_or_insert(conn, key, planned.statements)
                 if row is None:
                     return await planned.finish(), True
             elif not conn.serialized:

@@ -11,8 +11,8 @@ from parley.clock import iso_from_ms
 from parley.errors import Forbidden
 from parley.service import outbox
 from parley.service.models import ConfigureIntegration, TrackAnalytics, encode_json
+from parley.store import analytics, timers
 from parley.store import bots as bot_store
-from parley.store import timers
 from parley.store.database import Connection, Row
 
 REGISTER_TIMER = "register"
@@ -78,30 +78,19 @@ async def register_again(conn: Connection, bot_id: str, alias: str, *, now_ms: i
 
 
 async def track(conn: Connection, identity: Identity, body: TrackAnalytics, *, now: str) -> None:
-    await conn.execute(
-        "INSERT INTO analytics (id, bot_id, integration, name, count, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        ids.new_id(ids.ANALYTICS),
-        identity.bot_id,
-        identity.alias or "",
-        body.name,
-        body.count,
-        now,
+    await analytics.insert_report(
+        conn,
+        id=ids.new_id(ids.ANALYTICS),
+        bot_id=identity.bot_id,
+        integration=identity.alias or "",
+        name=body.name,
+        count=body.count,
+        now=now,
     )
 
 
 async def totals(conn: Connection, *, bot_id: str | None, name: str | None) -> list[dict[str, Any]]:
     """Reported counts summed per bot, reporter and name, for operators."""
-    conditions, args = [], []
-    for column, value in (("bot_id", bot_id), ("name", name)):
-        if value is not None:
-            args.append(value)
-            conditions.append(f"{column} = ${len(args)}")
-    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = await conn.fetch_all(
-        "SELECT bot_id, integration, name, SUM(count) AS total, MIN(created_at) AS first_at, MAX(created_at) AS last_at"
-        f" FROM analytics{where} GROUP BY bot_id, integration, name ORDER BY bot_id, name, integration",
-        *args,
-    )
     return [
         {
             "botId": row["bot_id"],
@@ -111,5 +100,5 @@ async def totals(conn: Connection, *, bot_id: str | None, name: str | None) -> l
             "firstAt": row["first_at"],
             "lastAt": row["last_at"],
         }
-        for row in rows
+        for row in await analytics.totals(conn, bot_id=bot_id, name=name)
     ]

@@ -1,6 +1,5 @@
 """Messages: create, read, update, delete, list, and get-or-create by tags across the bot."""
 
-from functools import partial
 from typing import Any
 
 import msgspec
@@ -21,7 +20,7 @@ from parley.service import tags as tag_rules
 from parley.service.common import Page
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition
-from parley.service.get_or_create import Creation, Found, Lookup, get_or_create, lookup_key
+from parley.service.get_or_create import Creation, Found, get_or_create, lookup_key
 from parley.service.models import (
     CreateMessage,
     GetOrCreateMessage,
@@ -261,7 +260,6 @@ async def get_or_create_message(
     The unlocked lookup is made in the same round trip as the conversation is read, with the key
     the tags have on any channel; it is used only if the conversation's own channel yields the
     same key (an integration's tags declared on another channel are refused below)."""
-    lookup = Lookup(table="messages", columns=store.COLUMNS, bot_id=identity.bot_id, kind="message")
     try:
         early_changes = tag_rules.qualify(identity, "message", body.tags)
         early_key = lookup_key(early_changes, tag_rules.qualify_keys(identity, "message", body.discriminate_by_tags))
@@ -272,7 +270,7 @@ async def get_or_create_message(
         bot_id=identity.bot_id,
         conversation_id=body.conversation_id,
         user_id=body.user_id,
-        match=None if early_key is None else partial(lookup.query, key=early_key),
+        match=early_key,
     )
     conversation, joins = _context(identity, found, body.conversation_id, body.user_id)
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
@@ -329,7 +327,7 @@ async def get_or_create_message(
     return await get_or_create(
         conn,
         key,
-        lookup,
+        store.lookup(identity.bot_id),
         unchanged=unchanged,
         update=update,
         create=create,

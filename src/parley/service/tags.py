@@ -76,16 +76,14 @@ def visible(identity: Identity, stored: Mapping[str, str]) -> dict[str, str]:
 async def apply(
     conn: Connection, identity: Identity, kind: str, row: Row, changes: Mapping[str, str | None], *, now: str
 ) -> dict[str, str] | None:
-    """Writes `changes` onto a stored resource's tags (`kind` names its tag kind and, plural, its
-    table); returns the new tag set, or None when the changes leave the tags as they were (and
-    nothing was written)."""
+    """Writes `changes` onto the tags of a stored resource of tag kind `kind`; returns the new tag
+    set, or None when the changes leave the tags as they were (and nothing was written)."""
     stored = decode_tags(row["tags"])
     merged = merge(stored, changes)
     if merged == stored:
         return None
     await retag(
         conn,
-        table=f"{kind}s",
         kind=kind,
         bot_id=identity.bot_id,
         id=row["id"],

@@ -7,7 +7,7 @@ from parley.auth import Identity
 from parley.errors import ResourceNotFound
 from parley.service import tags as tag_rules
 from parley.service.common import Page, owner_alias
-from parley.service.get_or_create import Lookup, get_or_create, lookup_key
+from parley.service.get_or_create import get_or_create, lookup_key
 from parley.service.models import CreateUser, GetOrCreateUser, UpdateUser, User, decode_tags, encode_json
 from parley.store import users as store
 from parley.store.database import Connection, Row
@@ -88,8 +88,7 @@ async def get_or_create_user(
     async def create() -> User:
         return await _insert(conn, identity, body, tag_rules.merge({}, changes), now)
 
-    scope = {} if identity.alias is None else {"integration": identity.alias}
-    lookup = Lookup(table="users", columns=store.COLUMNS, bot_id=identity.bot_id, kind="user", scope=scope)
+    lookup = store.lookup(identity.bot_id, integration=identity.alias)
     return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
 
 

@@ -15,7 +15,7 @@ from parley.service.common import Page
 from parley.service.conversations import get_row as get_conversation_row
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition
-from parley.service.get_or_create import Lookup, get_or_create, lookup_key
+from parley.service.get_or_create import get_or_create, lookup_key
 from parley.service.models import (
     CreateWorkflow,
     GetOrCreateWorkflow,
@@ -234,14 +234,7 @@ async def get_or_create_workflow(
         return await _insert(conn, identity, body, tag_rules.merge({}, changes), timeout_at, now)
 
     group = body.discriminate_by_status_group
-    lookup = Lookup(
-        table="workflows",
-        columns=store.COLUMNS,
-        bot_id=identity.bot_id,
-        kind="workflow",
-        scope={"name": body.name},
-        scope_in={} if group is None else {"status": STATUS_GROUPS[group]},
-    )
+    lookup = store.lookup(identity.bot_id, name=body.name, statuses=None if group is None else STATUS_GROUPS[group])
     return await get_or_create(conn, key, lookup, unchanged=unchanged, update=update, create=create)
 
 

@@ -1,6 +1,6 @@
 """API keys and admin tokens, stored as SHA-256 hashes of their values."""
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection, Row, Statement
 
 
 async def insert_key(
@@ -23,6 +23,16 @@ async def find_by_hash(conn: Connection, token_hash: str) -> Row | None:
         "SELECT k.kind, k.owner_id, k.token_hash, m.value AS epoch FROM api_keys k"
         " JOIN parley_meta m ON m.key = 'epoch' WHERE k.token_hash = $1",
         token_hash,
+    )
+
+
+def still_valid(token_hash: str, epoch: int) -> Statement:
+    """A condition for Connection.require: the key with this hash still exists and the
+    definitions epoch is still `epoch`."""
+    return (
+        "EXISTS (SELECT 1 FROM api_keys WHERE token_hash = $1)"
+        " AND (SELECT value FROM parley_meta WHERE key = 'epoch') = $2",
+        (token_hash, epoch),
     )
 
 

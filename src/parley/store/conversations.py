@@ -1,6 +1,7 @@
 """Conversations and their participants."""
 
 from parley.store.database import Connection, Row, Statement
+from parley.store.lookup import Lookup
 from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
 from parley.store.users import COLUMNS as USER_COLUMNS
 
@@ -12,6 +13,12 @@ COLUMNS = (
     " AND w.status IN ('pending', 'in_progress', 'listening', 'paused')"
     " ORDER BY w.created_at DESC, w.id DESC LIMIT 1) AS current_workflow_id"
 )
+
+
+def lookup(bot_id: str, *, channel: str, integration: str) -> Lookup:
+    """Where a get-or-create looks for a conversation: the bot's conversations on `channel`
+    owned by the installation `integration` (the empty string: the bot's own)."""
+    return Lookup("conversations", COLUMNS, bot_id, "conversation", {"channel": channel, "integration": integration})
 
 
 async def insert_conversation(

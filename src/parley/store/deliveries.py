@@ -192,6 +192,14 @@ async def add_attempt(
     )
 
 
+async def unfinished_counts(conn: Connection) -> dict[str, int]:
+    """How many deliveries are `pending` and `in_flight`; a status with none is left out."""
+    rows = await conn.fetch_all(
+        "SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'in_flight') GROUP BY status"
+    )
+    return {row["status"]: int(row["n"]) for row in rows}
+
+
 async def list_attempts(conn: Connection, delivery_id: str) -> list[Row]:
     return await conn.fetch_all(
         "SELECT number, started_at, duration_ms, status_code, error, outcome FROM delivery_attempts"

@@ -1,14 +1,18 @@
 """Messages."""
 
-from collections.abc import Callable
-
 from parley.store.database import Connection, Row, Statement
+from parley.store.lookup import Lookup, LookupKey
 from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
 
 COLUMNS = (
     "r.id, r.bot_id, r.conversation_id, r.user_id, r.type, r.payload, r.direction, r.origin, r.tags,"
     " r.scheduled_for, r.created_at, r.updated_at"
 )
+
+
+def lookup(bot_id: str) -> Lookup:
+    """Where a get-or-create looks for a message: every message of the bot."""
+    return Lookup("messages", COLUMNS, bot_id, "message")
 
 
 def insert_message(
@@ -45,19 +49,19 @@ def insert_message(
 
 
 async def context(
-    conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, match: Callable[[Params], str] | None = None
+    conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, match: LookupKey | None = None
 ) -> Row | None:
     """What writing a message needs, in one round trip: the integration that owns the
     conversation and its channel (`context_integration`, `context_channel`), the integration that
     owns the author if the author is a user of the bot (`context_author`, NULL otherwise), whether
-    the author is a participant already (`context_participant`) and, with `match` (a query for
-    one message, built on `params` from `$1`, the bot id), the columns of the message it finds,
-    NULL when none. No row: no such conversation."""
+    the author is a participant already (`context_participant`) and, with `match`, the columns of
+    the message that the get-or-create lookup of that key finds, NULL when none. No row: no such
+    conversation."""
     params = Params(bot_id)
     user = params(user_id)
     author = f"(SELECT u.integration FROM users u WHERE u.id = {user} AND u.bot_id = $1)"
     joined = f"EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.user_id = {user})"
-    matched = ("", "") if match is None else (", m.*", f" LEFT JOIN ({match(params)}) m ON 1 = 1")
+    matched = ("", "") if match is None else (", m.*", f" LEFT JOIN ({lookup(bot_id).query(params, match)}) m ON 1 = 1")
     sql = (
         f"SELECT c.integration AS context_integration, c.channel AS context_channel, {author} AS context_author,"
         f" {joined} AS context_participant{matched[0]} FROM conversations c{matched[1]}"

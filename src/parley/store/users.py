@@ -1,9 +1,16 @@
 """Users of a bot."""
 
 from parley.store.database import Connection, Row
+from parley.store.lookup import Lookup
 from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
 
 COLUMNS = "r.id, r.bot_id, r.integration, r.name, r.picture_url, r.tags, r.created_at, r.updated_at"
+
+
+def lookup(bot_id: str, *, integration: str | None) -> Lookup:
+    """Where a get-or-create looks for a user: the bot's users, only those owned by the
+    installation `integration` when given."""
+    return Lookup("users", COLUMNS, bot_id, "user", {} if integration is None else {"integration": integration})
 
 
 async def insert_user(

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from parley.store.database import Connection, Row
+from parley.store.lookup import Lookup
 from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
 
 FIELDS = (
@@ -23,6 +24,13 @@ FIELDS = (
     "updated_at",
 )
 COLUMNS = ", ".join(f"r.{field}" for field in FIELDS)
+
+
+def lookup(bot_id: str, *, name: str, statuses: tuple[str, ...] | None) -> Lookup:
+    """Where a get-or-create looks for a workflow: the bot's workflows named `name`, only those
+    in one of `statuses` when given."""
+    scope_in = {} if statuses is None else {"status": statuses}
+    return Lookup("workflows", COLUMNS, bot_id, "workflow", {"name": name}, scope_in)
 
 
 async def insert_workflow(

@@ -1,0 +1,145 @@
+"""Get-or-create lookups: the oldest resource of a bot that carries a key's tags, found on its
+own or in the statement that inserts a new resource's rows when it finds none."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from parley.store.database import Connection, Row, Statement
+from parley.store.sql import Params
+
+
+@dataclass(frozen=True)
+class LookupKey:
+    """The tags a lookup matches, as the get-or-create rules chose them."""
+
+    pairs: tuple[tuple[str, str], ...]
+    # Namespaces in which a match's tags must be exactly `pairs`; None compares `pairs` only.
+    exact_namespaces: frozenset[str] | None
+    # The match's whole tag set must be exactly `pairs` (resources whose tags have no owners).
+    exact_all: bool = False
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Where to look: a resource table, its tag kind, and equalities (`scope`) and memberships
+    (`scope_in`, such as a set of statuses) that scope the match. Each resource's store module
+    makes its own (`users.lookup`, `conversations.lookup`, ...)."""
+
+    table: str
+    columns: str
+    bot_id: str
+    kind: str
+    scope: Mapping[str, str] = field(default_factory=dict)
+    scope_in: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def lock_name(self, key: LookupKey) -> str:
+        """The name of the lock that serialises the get-or-create calls of this key."""
+        scope = "\x1f".join(f"{column}={value}" for column, value in sorted(self.scope.items()))
+        scope += "".join(f"\x1f{column}@{'|'.join(values)}" for column, values in sorted(self.scope_in.items()))
+        pairs = "\x1f".join(f"{k}\x1e{v}" for k, v in key.pairs)
+        return f"get-or-create\x1d{self.bot_id}\x1d{self.kind}\x1d{scope}\x1d{pairs}"
+
+    def query(self, params: Params, key: LookupKey) -> str:
+        """The lookup as SQL, with `params` starting at the bot id."""
+        return oldest_by_tags(
+            params,
+            table=self.table,
+            columns=self.columns,
+            kind=self.kind,
+            pairs=key.pairs,
+            exact_namespaces=key.exact_namespaces,
+            exact_all=key.exact_all,
+            where=self.scope,
+            where_in=self.scope_in,
+        )
+
+    async def find(self, conn: Connection, key: LookupKey) -> Row | None:
+        params = Params(self.bot_id)
+        return await conn.fetch_one(self.query(params, key), *params.args)
+
+    async def find_or_insert(self, conn: Connection, key: LookupKey, statements: Sequence[Statement]) -> Row | None:
+        """The match, or None after inserting a new resource's rows (one-row INSERT ... VALUES
+        `statements`): one statement where the database allows (Connection.find_or_insert)."""
+        params = Params(self.bot_id)
+        return await conn.find_or_insert(self.query(params, key), params.args, statements)
+
+
+def oldest_by_tags(
+    params: Params,
+    *,
+    table: str,
+    columns: str,
+    kind: str,
+    pairs: tuple[tuple[str, str], ...],
+    exact_namespaces: frozenset[str] | None,
+    exact_all: bool = False,
+    where: Mapping[str, str] | None = None,
+    where_in: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """A query for the oldest resource of the bot in `$1` that carries every (key, value) of
+    `pairs`; its other arguments are added to `params`.
+
+    With `exact_namespaces`, a resource that has any other tag in those namespaces does not
+    match: its tag set there must be exactly `pairs`. With `exact_all`, its whole tag set must be
+    exactly `pairs` (no pairs: a resource without tags). `where` and `where_in` are equalities
+    and memberships on the resource's own columns.
+    """
+    where, where_in = where or {}, where_in or {}
+    namespaces = None if exact_all or exact_namespaces is None else sorted(exact_namespaces)
+    sql = _oldest_by_tags_sql(
+        len(params.args),
+        table,
+        columns,
+        len(pairs),
+        tuple(where),
+        tuple((column, len(values)) for column, values in where_in.items()),
+        exact_all,
+        None if namespaces is None else len(namespaces),
+    )
+    # In the order of the placeholders that _oldest_by_tags_sql writes.
+    for key, value in pairs:
+        params.args += (kind, key, value)
+    params.args += where.values()
+    for values in where_in.values():
+        params.args += values
+    if exact_all or namespaces is not None:
+        params.args += namespaces or ()
+        params.args += (key for key, _ in pairs)
+    return sql
+
+
+@lru_cache(maxsize=256)
+def _oldest_by_tags_sql(
+    first: int,
+    table: str,
+    columns: str,
+    pairs: int,
+    where: tuple[str, ...],
+    where_in: tuple[tuple[str, int], ...],
+    exact_all: bool,
+    namespaces: int | None,
+) -> str:
+    """The SQL of oldest_by_tags for one shape of lookup, with placeholders from `$first + 1`:
+    lookups of the same shape differ only in their arguments, so the text is built once."""
+    params = Params(*range(first))
+    joins = "".join(
+        f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = {params(None)}"
+        f" AND t{i}.key = {params(None)} AND t{i}.value = {params(None)}"
+        for i in range(pairs)
+    )
+    conditions = "".join(f" AND r.{column} = {params(None)}" for column in where)
+    conditions += "".join(f" AND r.{column} IN ({params.many([None] * count)})" for column, count in where_in)
+    if exact_all or namespaces is not None:
+        others = "" if exact_all else f" AND x.ns IN ({params.many([None] * (namespaces or 0))})"
+        if pairs:
+            others += f" AND x.key NOT IN ({params.many([None] * pairs)})"
+        conditions += f" AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id{others})"
+    # `created_at || ''` keeps the planner from walking the resource table in creation order
+    # (its index on (bot_id, created_at) would satisfy ORDER BY ... LIMIT 1) and probing the tag
+    # index row by row: that plan reads every resource of the bot. Ordering by an expression, the
+    # lookup starts from the tag index and sorts the few matches instead.
+    return (
+        f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions}"
+        " ORDER BY r.created_at || '', r.id LIMIT 1"
+    )
