@@ -1,38 +1,14 @@
 """Who is calling: the bearer token and the `x-bot-id` / `x-integration-id` headers, checked."""
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from parley.errors import Forbidden, InvalidPayload, ResourceNotFound, Unauthorized
-from parley.service.definitions import BotDefinition, DefinitionCache, Installation
+from parley.service.definitions import DefinitionCache
+from parley.service.identity import ADMIN, BOT, INTEGRATION, Identity, hash_token
 from parley.store import api_keys
 from parley.store.database import Connection, Row, Statement
-
-ADMIN = "admin"
-BOT = "bot"
-INTEGRATION = "integration"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A Runtime API caller: a bot, or an integration acting inside a bot that installed it."""
-
-    bot: BotDefinition
-    installation: Installation | None = None
-
-    @property
-    def bot_id(self) -> str:
-        return self.bot.id
-
-    @property
-    def alias(self) -> str | None:
-        return None if self.installation is None else self.installation.alias
 
 
 def _token_hash(headers: Mapping[str, str]) -> str:

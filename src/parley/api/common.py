@@ -12,7 +12,7 @@ import msgspec
 
 from parley.api.routing import Answer, Call
 from parley.asgi import ASGIApp, Receive, Scope, Send
-from parley.auth import Identity, IdentityCache, authenticate, authenticate_admin
+from parley.auth import IdentityCache, authenticate, authenticate_admin
 from parley.clock import Clock, iso_from_ms, parse_iso
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
@@ -27,6 +27,7 @@ from parley.errors import (
 from parley.scheduler import Scheduler
 from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from parley.service.definitions import DefinitionCache
+from parley.service.identity import Identity
 from parley.store.database import ConditionFailed, Connection, Database
 from parley.store.sql import BadPageToken, Cursor, Order
 

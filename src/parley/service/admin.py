@@ -7,7 +7,6 @@ import msgspec
 from msgspec import UNSET
 
 from parley import ids
-from parley.auth import BOT, INTEGRATION, hash_token
 from parley.errors import InvalidPayload, LimitExceeded, ReferenceConstraint, ResourceNotFound
 from parley.service import outbox
 from parley.service.admin_models import (
@@ -19,6 +18,7 @@ from parley.service.admin_models import (
     UpdateIntegration,
 )
 from parley.service.common import Page
+from parley.service.identity import ADMIN, BOT, INTEGRATION, hash_token
 from parley.service.models import encode_json
 from parley.service.schemas import compile_schema
 from parley.store import api_keys as key_store
@@ -559,20 +559,20 @@ async def ensure_admin_token(conn: Connection, token: str | None, *, now: str) -
             await key_store.insert_key(
                 conn,
                 id=ids.new_id(ids.ADMIN_TOKEN),
-                kind="admin",
+                kind=ADMIN,
                 owner_id=None,
                 token_hash=token_hash,
                 note="PARLEY_ADMIN_TOKEN",
                 now=now,
             )
         return None
-    if await key_store.count_kind(conn, "admin"):
+    if await key_store.count_kind(conn, ADMIN):
         return None
     value = new_token(ids.ADMIN_TOKEN)
     await key_store.insert_key(
         conn,
         id=ids.new_id(ids.ADMIN_TOKEN),
-        kind="admin",
+        kind=ADMIN,
         owner_id=None,
         token_hash=hash_token(value),
         note="generated at first start",

@@ -6,10 +6,10 @@ from typing import Any
 from msgspec import UNSET
 
 from parley import ids
-from parley.auth import Identity
 from parley.clock import iso_from_ms
 from parley.errors import Forbidden
 from parley.service import outbox
+from parley.service.identity import Identity
 from parley.service.models import ConfigureIntegration, TrackAnalytics, encode_json
 from parley.store import bots as bot_store
 from parley.store import timers
@@ -82,7 +82,7 @@ async def track(conn: Connection, identity: Identity, body: TrackAnalytics, *, n
         "INSERT INTO analytics (id, bot_id, integration, name, count, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         ids.new_id(ids.ANALYTICS),
         identity.bot_id,
-        identity.alias or "",
+        identity.owner,
         body.name,
         body.count,
         now,
