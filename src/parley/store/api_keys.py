@@ -1,6 +1,11 @@
 """API keys and admin tokens, stored as SHA-256 hashes of their values."""
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection, Row, Statement
+
+# True while the API key still exists and the definitions epoch is the one an identity was built at.
+_STILL_VALID = (
+    "EXISTS (SELECT 1 FROM api_keys WHERE token_hash = $1) AND (SELECT value FROM parley_meta WHERE key = 'epoch') = $2"
+)
 
 
 async def insert_key(
@@ -24,6 +29,12 @@ async def find_by_hash(conn: Connection, token_hash: str) -> Row | None:
         " JOIN parley_meta m ON m.key = 'epoch' WHERE k.token_hash = $1",
         token_hash,
     )
+
+
+def still_valid(token_hash: str, epoch: int) -> Statement:
+    """A condition (Connection.require) that holds while the key with this hash exists and the
+    definitions epoch is still `epoch`."""
+    return _STILL_VALID, (token_hash, epoch)
 
 
 async def count_kind(conn: Connection, kind: str) -> int:
