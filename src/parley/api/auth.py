@@ -24,9 +24,8 @@ def _token_hash(headers: Mapping[str, str]) -> str:
     return hash_token(token)
 
 
-async def _key(conn: Connection, headers: Mapping[str, str]) -> Row:
-    token_hash = _token_hash(headers)
-    row = await api_keys.find_by_hash(conn, token_hash)
+def _matching(row: Row | None, token_hash: str) -> Row:
+    """The key row found by the caller's token hash; Unauthorized when there is none."""
     if row is None or not hmac.compare_digest(row["token_hash"], token_hash):
         raise Unauthorized("The bearer token is not a valid Parley API key.")
     return row
@@ -48,7 +47,7 @@ async def _identity(conn: Connection, cache: DefinitionCache, headers: Mapping[s
             raise Forbidden("An integration API key needs the x-integration-id header.")
         if owner != integration_id:
             raise Forbidden(f"This API key belongs to another integration than {integration_id}.")
-    bot = await cache.bot(conn, bot_id, epoch=int(key["epoch"]))
+    bot = await cache.bot(conn, bot_id, version=key["bot_version"])
     if bot is None:
         raise ResourceNotFound(f"Bot {bot_id} not found.")
     if integration_id is None:
@@ -82,19 +81,16 @@ class _IdentityCache:
     LIMIT = 10_000
 
     def __init__(self) -> None:
-        self._epoch: int | None = None
         self._known: dict[tuple[str, ...], _Remembered] = {}
 
     def recall(self, headers: Mapping[str, str]) -> _Remembered | None:
         return self._known.get(_cache_key(_token_hash(headers), headers)) if self._known else None
 
-    def keep(self, headers: Mapping[str, str], token_hash: str, epoch: int, identity: Identity) -> None:
-        if self._epoch is not None and epoch < self._epoch:
-            return  # read before a newer epoch that another call has seen already
-        if epoch != self._epoch or len(self._known) >= self.LIMIT:
+    def keep(self, headers: Mapping[str, str], token_hash: str, identity: Identity) -> None:
+        if len(self._known) >= self.LIMIT:
             self._known.clear()
-            self._epoch = epoch
-        self._known[_cache_key(token_hash, headers)] = _Remembered(identity, api_keys.still_valid(token_hash, epoch))
+        condition = api_keys.still_valid(token_hash, identity.bot_id, identity.bot.version)
+        self._known[_cache_key(token_hash, headers)] = _Remembered(identity, condition)
 
     def forget(self, headers: Mapping[str, str]) -> None:
         self._known.pop(_cache_key(_token_hash(headers), headers), None)
@@ -166,9 +162,10 @@ class Authenticator:
                 raise StaleIdentity from None
 
     async def _authenticate(self, conn: Connection, headers: Mapping[str, str]) -> Identity:
-        key = await _key(conn, headers)
+        token_hash = _token_hash(headers)
+        key = _matching(await api_keys.find_for_bot(conn, token_hash, headers.get("x-bot-id", "")), token_hash)
         identity = await _identity(conn, self._definitions, headers, key)
-        self._remembered.keep(headers, key["token_hash"], int(key["epoch"]), identity)
+        self._remembered.keep(headers, token_hash, identity)
         return identity
 
     @asynccontextmanager
@@ -177,7 +174,8 @@ class Authenticator:
         admin token."""
         scope = self._db.transaction() if write else self._db.connection()
         async with scope as conn:
-            key = await _key(conn, request.headers)
+            token_hash = _token_hash(request.headers)
+            key = _matching(await api_keys.find_by_hash(conn, token_hash), token_hash)
             if key["kind"] != ADMIN:
                 raise Forbidden("The Admin API needs the admin token; this is a bot or integration API key.")
             yield conn
