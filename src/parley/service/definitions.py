@@ -202,6 +202,10 @@ class DefinitionCache:
     any process is seen by the bot's next request in every process, and a change to one bot leaves
     the others' definitions as they were parsed."""
 
+    # Bots parsed at most: a bot that is never asked for again (a deleted one among them) would
+    # otherwise stay for the life of the process.
+    LIMIT = 10_000
+
     def __init__(self) -> None:
         self._bots: dict[str, BotDefinition] = {}
 
@@ -219,8 +223,10 @@ class DefinitionCache:
         loaded = await load_bot(conn, bot_id)
         if loaded is None:
             self._bots.pop(bot_id, None)
-        else:
-            self._bots[bot_id] = loaded
+            return None
+        if len(self._bots) >= self.LIMIT and bot_id not in self._bots:
+            self._bots.clear()
+        self._bots[bot_id] = loaded
         return loaded
 
     async def current(self, conn: Connection, bot_id: str) -> BotDefinition | None:
