@@ -21,6 +21,14 @@ BOT_DEFINITION: dict[str, Any] = {
     "message": {"tags": {"externalId": {}, "kind": {}, "source": {}}},
 }
 
+# A bot definition as stored (not as the Admin API takes it) that declares the user tag `plan`,
+# for tests that write a definition behind the server's back.
+PLAN_DECLARED: dict[str, Any] = {
+    "user": {"tags": {"plan": {}}},
+    "conversation": {"tags": {}},
+    "message": {"tags": {}},
+}
+
 TEXT_SCHEMA = {
     "type": "object",
     "properties": {"text": {"type": "string", "minLength": 1}},

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import secrets
 import socket
 import sqlite3
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,6 +122,16 @@ class Server:
                 return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in TABLES}
         return asyncio.run(_pg_snapshot(self.database_url))
 
+    def execute(self, sql: str, *args: Any) -> None:
+        """Runs one statement (`$n` parameters) on the database behind the server's back: a change
+        no process is told about, unlike one made through the Admin API."""
+        if self.dialect == "sqlite":
+            path = self.database_url.removeprefix("sqlite:///")
+            with closing(sqlite3.connect(path)) as conn, conn:
+                conn.execute(re.sub(r"\$(\d+)", r"?\1", sql), args)
+            return
+        asyncio.run(_pg_execute(self.database_url, sql, *args))
+
 
 async def _pg_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     conn = await asyncpg.connect(url)
@@ -129,12 +141,16 @@ async def _pg_snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
         await conn.close()
 
 
-async def _pg_admin(statement: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+async def _pg_execute(url: str, statement: str, *args: Any) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
     try:
-        await conn.execute(statement)
+        await conn.execute(statement, *args)
     finally:
         await conn.close()
+
+
+async def _pg_admin(statement: str) -> None:
+    await _pg_execute(PG_ADMIN_URL, statement)
 
 
 def postgres_available() -> bool:

@@ -1,8 +1,10 @@
 """Who may call: tokens stored hashed, bot and integration identities checked against headers."""
 
 import hashlib
+import json
+from typing import Any
 
-from tests.conftest import BotSetup, IntegrationSetup, install, make_bot
+from tests.conftest import PLAN_DECLARED, BotSetup, IntegrationSetup, install, make_bot
 from tests.harness import Api
 
 
@@ -89,6 +91,36 @@ def test_a_definition_change_is_seen_by_the_next_request(admin: Api, bot: BotSet
     assert bot.api.ok("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, status=201)["user"]["tags"] == {
         "plan": "pro"
     }
+
+
+def test_a_change_to_one_bot_leaves_what_the_server_parsed_of_another(admin: Api) -> None:
+    changed, other = make_bot(admin), make_bot(admin)
+    for bot in (changed, other):
+        bot.api.error("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, type="InvalidPayload", status=400)
+    # Written behind the server's back: only a change of the bot's version would make the server
+    # read this definition instead of the one it parsed.
+    admin.server.execute("UPDATE bots SET definition = $2 WHERE id = $1", other.id, json.dumps(PLAN_DECLARED))
+    admin.ok("PUT", f"/v1/admin/bots/{changed.id}", {"user": {"tags": {"plan": {}}}})
+    changed.api.ok("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, status=201)
+    other.api.error("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, type="InvalidPayload", status=400)
+
+
+def test_a_change_to_an_integration_is_seen_at_once_in_every_bot_that_installs_it(
+    admin: Api, bot: BotSetup, integration: IntegrationSetup
+) -> None:
+    other = make_bot(admin)
+    installation = {"enabled": True, "integrationId": integration.id, "configuration": {}}
+    admin.ok("PUT", f"/v1/admin/bots/{other.id}", {"integrations": {integration.alias: installation}})
+    in_other = Api(admin.server, integration.api.token, {**integration.api.headers, "x-bot-id": other.id})
+    callers = [integration.api, in_other]
+    for caller in callers:
+        caller.error("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, type="InvalidPayload", status=400)
+    declared: dict[str, Any] = {"user": {"tags": {"id": {}, "handle": {}, "plan": {}}}}
+    admin.ok("PUT", f"/v1/admin/integrations/{integration.id}", declared)
+    for caller in callers:
+        assert caller.ok("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, status=201)["user"]["tags"] == {
+            "plan": "pro"
+        }
 
 
 def test_a_revoked_key_is_refused_before_its_body_is_judged(admin: Api, bot: BotSetup) -> None:

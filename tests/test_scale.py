@@ -3,6 +3,7 @@ workers that share the outbox (one of them killed), losing the database and gett
 and the health, readiness and metrics endpoints."""
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -17,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import BOT_DEFINITION, install, make_bot
+from tests.conftest import BOT_DEFINITION, PLAN_DECLARED, install, make_bot
 from tests.harness import PG_ADMIN_URL, Api, PostgresDatabase, Server, eventually, free_port, postgres_available
 from tests.recorder import Received, Recorder
 
@@ -82,6 +83,25 @@ def test_a_process_that_has_seen_a_key_follows_changes_made_through_another(serv
     admin.ok("DELETE", f"/v1/admin/bots/baks/{key['id']}")
     on_second.error("GET", "/v1/chat/users", type="Unauthorized", status=401)
     on_second.error("POST", "/v1/chat/users", {"tags": {"plan": 1}}, type="Unauthorized", status=401)
+
+
+def test_a_change_to_one_bot_is_seen_by_every_process_and_leaves_the_others_parsed(servers: list[Server]) -> None:
+    first, second = servers[:2]
+    admin = Api(first, first.admin_token)
+    changed, other = make_bot(admin), make_bot(admin)
+    integration = install(admin, changed)
+    on_second = [Api(second, bot.api.token, bot.api.headers) for bot in (changed, other)]
+    integration_on_second = Api(second, integration.api.token, integration.api.headers)
+    for api in (*on_second, integration_on_second):
+        api.error("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, type="InvalidPayload", status=400)
+    # Behind the servers' back: only a change of the bot's version would have them read it.
+    first.execute("UPDATE bots SET definition = $2 WHERE id = $1", other.id, json.dumps(PLAN_DECLARED))
+    admin.ok("PUT", f"/v1/admin/bots/{changed.id}", {"user": {"tags": {"plan": {}}}})
+    declared: dict[str, Any] = {"user": {"tags": {"id": {}, "handle": {}, "plan": {}}}}
+    admin.ok("PUT", f"/v1/admin/integrations/{integration.id}", declared)
+    for api in (on_second[0], integration_on_second):
+        api.ok("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, status=201)
+    on_second[1].error("POST", "/v1/chat/users", {"tags": {"plan": "pro"}}, type="InvalidPayload", status=400)
 
 
 def test_get_or_create_is_race_free_across_processes(servers: list[Server]) -> None:

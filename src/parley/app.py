@@ -22,17 +22,16 @@ from parley.api import (
     webhooks,
     workflows,
 )
-from parley.api.common import Services, error_answer, reauthenticating
+from parley.api.auth import Authenticator, reauthenticating
+from parley.api.common import Services, error_answer
 from parley.api.routing import Application
 from parley.asgi import ASGIApp
-from parley.auth import IdentityCache
 from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
 from parley.metrics import measure
 from parley.scheduler import Scheduler
-from parley.service.definitions import DefinitionCache
 from parley.service.schemas import default_message_types
 from parley.store import open_database
 
@@ -63,8 +62,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         relay = Relay(db, chosen, settings)
         services = Services(
             db=db,
-            cache=DefinitionCache(),
-            identities=IdentityCache(),
+            auth=Authenticator(db),
             clock=chosen,
             scheduler=scheduler,
             dispatcher=dispatcher,

@@ -84,7 +84,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     sys.stderr.flush()
     if workers > 1:
         # Each process builds its own app from the same environment; they share nothing but the
-        # database (caches follow its epoch), so any of them may answer any request.
+        # database (cached definitions follow the bots' versions in it), so any of them may answer
+        # any request.
         os.environ["PARLEY_HOST"], os.environ["PARLEY_PORT"] = settings.host, str(settings.port)
         uvicorn.run(
             "parley.app:create_app",

@@ -15,7 +15,6 @@ from parley.api.common import (
     services,
 )
 from parley.api.routing import Answer, Call, delete, get, post, put
-from parley.auth import BOT, INTEGRATION
 from parley.errors import InvalidPayload
 from parley.service import admin as rules
 from parley.service.admin_models import (
@@ -26,6 +25,7 @@ from parley.service.admin_models import (
     UpdateBot,
     UpdateIntegration,
 )
+from parley.service.identity import BOT, INTEGRATION
 from parley.store.database import Connection
 
 

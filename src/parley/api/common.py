@@ -1,17 +1,15 @@
 """Request decoding, query parsing, responses and the one place errors become contract bodies."""
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import msgspec
 
+from parley.api.auth import Authenticator
 from parley.api.routing import Answer, Call
-from parley.asgi import ASGIApp, Receive, Scope, Send
-from parley.auth import Identity, IdentityCache, authenticate, authenticate_admin
 from parley.clock import Clock, iso_from_ms, parse_iso
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
@@ -25,9 +23,8 @@ from parley.errors import (
 )
 from parley.scheduler import Scheduler
 from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
-from parley.service.definitions import DefinitionCache
+from parley.service.identity import Identity
 from parley.store.database import (
-    ConditionFailed,
     Connection,
     Database,
     DatabaseUnavailable,
@@ -49,8 +46,7 @@ class Services:
     """What the handlers share, built once at start-up."""
 
     db: Database
-    cache: DefinitionCache
-    identities: IdentityCache
+    auth: Authenticator
     clock: Clock
     scheduler: Scheduler
     dispatcher: Dispatcher | None
@@ -99,71 +95,18 @@ def respond(content: Any, status: int = 200) -> Answer:
     return Answer(_encoder.encode(content), status)
 
 
-class StaleIdentity(BaseException):
-    """A remembered identity turned out outdated before the request changed anything: the
-    request is run again, authenticated afresh. A BaseException, so that the framework's error
-    handling (which turns every Exception into a response) lets it through to `reauthenticating`."""
-
-
-_AUTHENTICATE_AFRESH = "parley.authenticate_afresh"
-
-
-def reauthenticating(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware: runs a request whose remembered identity was stale once more."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await app(scope, receive, send)
-        except StaleIdentity:
-            # Nothing was sent or written, and the body, read already, is kept in the scope.
-            scope.setdefault("state", {})[_AUTHENTICATE_AFRESH] = True
-            await app(scope, receive, send)
-
-    return middleware
-
-
-@asynccontextmanager
-async def runtime(request: Call, *, write: bool) -> AsyncIterator[tuple[Connection, Identity]]:
-    """A connection and the caller's identity. With `write`, the connection is a write transaction
-    for the whole request; without it, reads go straight to the database (get-or-create opens its
-    own transaction only when it has something to write).
-
-    An identity this process has authenticated before is used at once, and checked with the
-    request's first statement (see IdentityCache); if the check fails, StaleIdentity has the
-    request run again."""
-    found = services(request)
+def runtime(request: Call, *, write: bool) -> AbstractAsyncContextManager[tuple[Connection, Identity]]:
+    """A connection and the caller's identity (Authenticator.runtime); a write transaction for
+    the whole request with `write`."""
     if any("\x00" in str(value) for value in request.path_params.values()):
         # No stored id contains NUL, and PostgreSQL cannot even compare such text.
         raise ResourceNotFound("Resource not found: no id contains the NUL character.")
-    afresh = _AUTHENTICATE_AFRESH in request.scope.get("state", {})
-    remembered = None if afresh else found.identities.recall(request.headers)
-    scope = found.db.transaction() if write else found.db.connection()
-    async with scope as conn:
-        if remembered is None:
-            yield conn, await authenticate(conn, found.cache, request.headers, remember=found.identities)
-            return
-        conn.require(remembered.condition)
-        try:
-            try:
-                yield conn, remembered.identity
-            except Exception:
-                # An answer given before any statement (a refused body) must not reach a caller
-                # that the key lookup would have refused.
-                await conn.check()
-                raise
-            await conn.check()
-        except ConditionFailed:
-            found.identities.forget(request.headers)
-            raise StaleIdentity from None
+    return services(request).auth.runtime(request, write=write)
 
 
-@asynccontextmanager
-async def admin(request: Call, *, write: bool) -> AsyncIterator[Connection]:
-    found = services(request)
-    scope = found.db.transaction() if write else found.db.connection()
-    async with scope as conn:
-        await authenticate_admin(conn, request.headers)
-        yield conn
+def admin(request: Call, *, write: bool) -> AbstractAsyncContextManager[Connection]:
+    """A connection for an Admin API call, which needs the admin token (Authenticator.admin)."""
+    return services(request).auth.admin(request, write=write)
 
 
 # Query strings

@@ -21,7 +21,7 @@ from parley.metrics import OPERATION, operation_name
 
 JSON = b"application/json"
 # Where a body read once is kept, in the scope's state, for the request's second run (see
-# common.reauthenticating).
+# auth.reauthenticating).
 _BODY = "parley.body"
 _PARAMETER = re.compile(r"\{(\w+)\}")
 # `{name...}`, the last segment of a path: whatever follows, slashes and all, possibly nothing.
@@ -235,7 +235,7 @@ def _segments(path: str) -> list[str]:
 class Application:
     """The ASGI application. `lifespan` opens what the operations share (given to each Call as
     `services`) and closes it at shutdown. What an operation raises is answered by `on_error`; a
-    BaseException (common.StaleIdentity) goes through, to the middleware that runs the request
+    BaseException (auth.StaleIdentity) goes through, to the middleware that runs the request
     again."""
 
     def __init__(

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import msgspec
 
-from parley.auth import Identity
 from parley.dispatch import calls
 from parley.errors import Forbidden, InvalidPayload, Runtime
 from parley.service.definitions import ActionDefinition
+from parley.service.identity import Identity
 from parley.service.models import CallAction
 from parley.service.schemas import validate
 from parley.store import bots as bot_store

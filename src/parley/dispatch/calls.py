@@ -8,12 +8,12 @@ import httpx
 import msgspec
 
 from parley import ids
-from parley.auth import Identity
 from parley.errors import Runtime
 from parley.service.admin import webhook_url
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition, DefinitionCache, Installation
 from parley.service.events import to_event
+from parley.service.identity import Identity
 from parley.service.messages import to_message
 from parley.service.models import User, encode_json
 from parley.service.users import to_user

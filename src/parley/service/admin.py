@@ -7,7 +7,6 @@ import msgspec
 from msgspec import UNSET
 
 from parley import ids
-from parley.auth import BOT, INTEGRATION, hash_token
 from parley.errors import InvalidPayload, LimitExceeded, ReferenceConstraint, ResourceNotFound
 from parley.service import outbox
 from parley.service.admin_models import (
@@ -19,13 +18,13 @@ from parley.service.admin_models import (
     UpdateIntegration,
 )
 from parley.service.common import Page
+from parley.service.identity import ADMIN, BOT, INTEGRATION, hash_token
 from parley.service.models import encode_json
 from parley.service.schemas import compile_schema
 from parley.store import api_keys as key_store
 from parley.store import bots as bot_store
 from parley.store import integrations as integration_store
 from parley.store.database import Connection, Row
-from parley.store.meta import bump_epoch
 from parley.store.sql import Order
 
 MAX_TAG_DEFINITIONS = 50
@@ -106,7 +105,6 @@ async def create_bot(conn: Connection, body: CreateBot, *, now: str) -> str:
         dev=body.dev,
         now=now,
     )
-    await bump_epoch(conn)
     return bot_id
 
 
@@ -146,7 +144,6 @@ async def update_bot(conn: Connection, bot_id: str, body: UpdateBot, *, now: str
     await bot_store.update_bot(
         conn, id=bot_id, name=body.name or row["name"], definition=encode_json(document), url=url, now=now
     )
-    await bump_epoch(conn)
 
 
 async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, *, now: str) -> None:
@@ -165,7 +162,7 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
         if integration_id is None:
             existing = current.get(key)
             integration_id = existing["integration_id"] if existing is not None else key
-        integration = await integration_store.get_integration(conn, integration_id)
+        integration = await integration_store.get_integration_to_install(conn, integration_id)
         if integration is None:
             raise InvalidPayload(f"Integration {integration_id} does not exist.")
         alias = key if change.integration_id is not None or key in current else integration["name"]
@@ -247,7 +244,6 @@ async def rotate_webhook(conn: Connection, bot_id: str, alias: str, *, now: str)
 async def delete_bot(conn: Connection, bot_id: str) -> None:
     await require_bot(conn, bot_id)
     await bot_store.delete_bot(conn, bot_id)
-    await bump_epoch(conn)
 
 
 def webhook_url(base_url: str, webhook_id: str) -> str:
@@ -354,7 +350,6 @@ async def create_integration(conn: Connection, body: CreateIntegration, *, now: 
         dev=body.dev,
         now=now,
     )
-    await bump_epoch(conn)
     return integration_id
 
 
@@ -402,7 +397,7 @@ async def update_integration(conn: Connection, integration_id: str, body: Update
     await integration_store.update_integration(
         conn, id=integration_id, definition=encode_json(document), url=url, now=now
     )
-    await bump_epoch(conn)
+    await bot_store.bump_installing(conn, integration_id)
 
 
 async def delete_integration(conn: Connection, integration_id: str) -> None:
@@ -414,7 +409,6 @@ async def delete_integration(conn: Connection, integration_id: str) -> None:
             " uninstall it first."
         )
     await integration_store.delete_integration(conn, integration_id)
-    await bump_epoch(conn)
 
 
 def integration_summary(row: Row) -> dict[str, Any]:
@@ -559,20 +553,20 @@ async def ensure_admin_token(conn: Connection, token: str | None, *, now: str) -
             await key_store.insert_key(
                 conn,
                 id=ids.new_id(ids.ADMIN_TOKEN),
-                kind="admin",
+                kind=ADMIN,
                 owner_id=None,
                 token_hash=token_hash,
                 note="PARLEY_ADMIN_TOKEN",
                 now=now,
             )
         return None
-    if await key_store.count_kind(conn, "admin"):
+    if await key_store.count_kind(conn, ADMIN):
         return None
     value = new_token(ids.ADMIN_TOKEN)
     await key_store.insert_key(
         conn,
         id=ids.new_id(ids.ADMIN_TOKEN),
-        kind="admin",
+        kind=ADMIN,
         owner_id=None,
         token_hash=hash_token(value),
         note="generated at first start",

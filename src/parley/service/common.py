@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from parley.auth import Identity
 from parley.errors import InvalidPayload
 from parley.service.definitions import Installation
+from parley.service.identity import Identity
 from parley.store.sql import Cursor
 
 DEFAULT_PAGE_SIZE = 20

@@ -5,11 +5,11 @@ from typing import Any
 from msgspec import UNSET
 
 from parley import ids
-from parley.auth import Identity
 from parley.errors import InvalidPayload, ReferenceNotFound, ResourceNotFound
 from parley.service import tags as tag_rules
 from parley.service.common import Page, owner_alias
 from parley.service.get_or_create import get_or_create, lookup_key
+from parley.service.identity import Identity
 from parley.service.models import (
     Conversation,
     CreateConversation,
@@ -47,7 +47,7 @@ def to_conversation(
 async def get_row(conn: Connection, identity: Identity, conversation_id: str) -> Row | None:
     """The conversation if the caller may see it: any of the bot's, or an integration's own."""
     row = await store.get_conversation(conn, bot_id=identity.bot_id, id=conversation_id)
-    if row is None or (identity.alias is not None and row["integration"] != identity.alias):
+    if row is None or not identity.sees(row["integration"]):
         return None
     return row
 

@@ -1,4 +1,4 @@
-"""Parsed bot and integration definitions, and a per-process cache kept honest by the epoch."""
+"""Parsed bot and integration definitions, and a per-process cache kept honest by bot versions."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,7 +10,6 @@ from parley.service.schemas import Validator, compile_schema
 from parley.store import bots as bot_store
 from parley.store import integrations as integration_store
 from parley.store.database import Connection, Row
-from parley.store.meta import read_epoch
 
 TagKind = Literal["user", "conversation", "message"]
 
@@ -132,6 +131,8 @@ class Installation:
 class BotDefinition:
     id: str
     name: str
+    # The bot's version when this was read (DefinitionCache).
+    version: int
     user_tags: frozenset[str]
     conversation_tags: frozenset[str]
     message_tags: frozenset[str]
@@ -183,6 +184,7 @@ async def load_bot(conn: Connection, bot_id: str) -> BotDefinition | None:
     return BotDefinition(
         id=row["id"],
         name=row["name"],
+        version=int(row["version"]),
         user_tags=_tag_keys(document.get("user")),
         conversation_tags=_tag_keys(document.get("conversation")),
         message_tags=_tag_keys(document.get("message")),
@@ -195,26 +197,39 @@ async def load_bot(conn: Connection, bot_id: str) -> BotDefinition | None:
 
 
 class DefinitionCache:
-    """Bot definitions parsed once per epoch. Every request reads the current epoch with its
-    API key, so a change made through any process is seen by the next request everywhere."""
+    """Bot definitions, each parsed once per version of its bot. A request reads its bot's version
+    with its API key (or checks it with its first statement, api/auth.py), so a change made through
+    any process is seen by the bot's next request in every process, and a change to one bot leaves
+    the others' definitions as they were parsed."""
+
+    # Bots parsed at most: a bot that is never asked for again (a deleted one among them) would
+    # otherwise stay for the life of the process.
+    LIMIT = 10_000
 
     def __init__(self) -> None:
-        self._epoch: int | None = None
         self._bots: dict[str, BotDefinition] = {}
 
-    async def bot(self, conn: Connection, bot_id: str, *, epoch: int) -> BotDefinition | None:
-        if epoch != self._epoch:
-            self._bots.clear()
-            self._epoch = epoch
+    async def bot(self, conn: Connection, bot_id: str, *, version: int | None) -> BotDefinition | None:
+        """The bot's definition at `version`, its version as the caller read it; None when the
+        caller read none, since the bot does not exist."""
+        if version is None:
+            self._bots.pop(bot_id, None)
+            return None
         cached = self._bots.get(bot_id)
-        if cached is not None:
+        if cached is not None and cached.version == version:
             return cached
+        # The definition is read after the version was, so it is at least as new; it keeps the
+        # version its own row had, and a request that read a newer one parses it again.
         loaded = await load_bot(conn, bot_id)
-        if loaded is not None:
-            self._bots[bot_id] = loaded
+        if loaded is None:
+            self._bots.pop(bot_id, None)
+            return None
+        if len(self._bots) >= self.LIMIT and bot_id not in self._bots:
+            self._bots.clear()
+        self._bots[bot_id] = loaded
         return loaded
 
     async def current(self, conn: Connection, bot_id: str) -> BotDefinition | None:
         """The bot's definition as of now, for work that has no request (and no API key read)
-        to bring the epoch along: reads the epoch itself."""
-        return await self.bot(conn, bot_id, epoch=await read_epoch(conn))
+        to bring the version along: reads the version itself."""
+        return await self.bot(conn, bot_id, version=await bot_store.get_version(conn, bot_id))

@@ -5,13 +5,13 @@ from typing import Any
 import msgspec
 
 from parley import ids
-from parley.auth import Identity
 from parley.clock import iso_from_ms
 from parley.errors import InvalidPayload, PayloadTooLarge, ReferenceNotFound, ResourceNotFound
 from parley.service import outbox, schedule
 from parley.service.common import Page
 from parley.service.conversations import get_row as get_conversation_row
 from parley.service.definitions import BotDefinition
+from parley.service.identity import BOT_OWNER, Identity
 from parley.service.models import CreateEvent, Event, encode_json
 from parley.service.schemas import Validator, validate
 from parley.service.users import get_row as get_user_row
@@ -82,8 +82,8 @@ async def _check_links(conn: Connection, identity: Identity, body: CreateEvent) 
         if message is None or await get_conversation_row(conn, identity, message["conversation_id"]) is None:
             raise ReferenceNotFound(f"Message {body.message_id} not found.")
     if body.workflow_id is not None and (
-        # Workflows are the bot's: an integration cannot see them.
-        identity.installation is not None
+        # Workflows are the bot's own: an integration sees none.
+        not identity.sees(BOT_OWNER)
         or await workflow_store.get_workflow(conn, bot_id=identity.bot_id, id=body.workflow_id) is None
     ):
         raise ReferenceNotFound(f"Workflow {body.workflow_id} not found.")
@@ -171,7 +171,7 @@ async def create_event(conn: Connection, identity: Identity, body: CreateEvent, 
         identity.bot,
         type=event_type,
         payload=payload,
-        integration=identity.alias or "",
+        integration=identity.owner,
         conversation_id=body.conversation_id,
         user_id=body.user_id,
         message_id=body.message_id,
@@ -184,7 +184,7 @@ async def create_event(conn: Connection, identity: Identity, body: CreateEvent, 
 
 async def _require(conn: Connection, identity: Identity, event_id: str) -> Row:
     row = await store.get_event(conn, bot_id=identity.bot_id, id=event_id)
-    if row is None or (identity.alias is not None and row["integration"] != identity.alias):
+    if row is None or not identity.sees(row["integration"]):
         raise ResourceNotFound(f"Event {event_id} not found.")
     return row
 

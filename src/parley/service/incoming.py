@@ -1,10 +1,10 @@
 """initializeIncomingMessage: what an integration does for each message it receives from its
 channel, in one call: get or create the user and the conversation, then the message."""
 
-from parley.auth import Identity
 from parley.clock import iso_from_ms
 from parley.errors import InvalidPayload
 from parley.service import conversations, messages, users
+from parley.service.identity import Identity
 from parley.service.models import (
     Conversation,
     GetOrCreateConversation,

@@ -6,10 +6,10 @@ from typing import Any
 from msgspec import UNSET
 
 from parley import ids
-from parley.auth import Identity
 from parley.clock import iso_from_ms
 from parley.errors import Forbidden
 from parley.service import outbox
+from parley.service.identity import Identity
 from parley.service.models import ConfigureIntegration, TrackAnalytics, encode_json
 from parley.store import analytics, timers
 from parley.store import bots as bot_store
@@ -82,7 +82,7 @@ async def track(conn: Connection, identity: Identity, body: TrackAnalytics, *, n
         conn,
         id=ids.new_id(ids.ANALYTICS),
         bot_id=identity.bot_id,
-        integration=identity.alias or "",
+        integration=identity.owner,
         name=body.name,
         count=body.count,
         now=now,

@@ -5,7 +5,6 @@ from typing import Any
 import msgspec
 
 from parley import ids
-from parley.auth import Identity
 from parley.clock import iso_from_ms, parse_iso
 from parley.errors import (
     ApiError,
@@ -21,6 +20,7 @@ from parley.service.common import Page
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition
 from parley.service.get_or_create import Creation, Found, get_or_create, lookup_key
+from parley.service.identity import Identity
 from parley.service.models import (
     CreateMessage,
     GetOrCreateMessage,
@@ -103,13 +103,13 @@ def _context(identity: Identity, row: Row | None, conversation_id: str, user_id:
     """From a store.context row: what the rules need of the message's conversation
     (`integration`, `channel`), and whether its author joins it as a participant (a user of the
     bot who is not one yet); the bot writes as itself, with its own id."""
-    if row is None or (identity.alias is not None and row["context_integration"] != identity.alias):
+    if row is None or not identity.sees(row["context_integration"]):
         raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
     conversation = {"integration": row["context_integration"], "channel": row["context_channel"]}
     if user_id == identity.bot_id:
         return conversation, False
     author = row["context_author"]
-    if author is None or (identity.alias is not None and author != identity.alias):
+    if author is None or not identity.sees(author):
         raise ReferenceNotFound(f"User {user_id} not found.")
     return conversation, not row["context_participant"]
 
@@ -340,7 +340,7 @@ async def _require(conn: Connection, identity: Identity, message_id: str) -> tup
     """The message and what the rules need of its conversation (`integration`, `channel`), if the
     caller may see them. One round trip."""
     row = await store.get_message_with_conversation(conn, bot_id=identity.bot_id, id=message_id)
-    if row is None or (identity.alias is not None and row["conversation_integration"] != identity.alias):
+    if row is None or not identity.sees(row["conversation_integration"]):
         raise ResourceNotFound(f"Message {message_id} not found.")
     return row, {"integration": row["conversation_integration"], "channel": row["conversation_channel"]}
 

@@ -7,12 +7,12 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from parley import ids
-from parley.auth import Identity
 from parley.clock import iso_from_ms
 from parley.errors import InvalidPayload, PayloadTooLarge, ResourceNotFound
 from parley.service import events
 from parley.service.conversations import get_row as get_conversation_row
 from parley.service.definitions import BotDefinition, StateDefinition
+from parley.service.identity import BOT_OWNER, Identity
 from parley.service.models import GetOrSetState, PatchState, SetState, SetStateExpiry, State, encode_json
 from parley.service.schemas import validate
 from parley.service.users import get_row as get_user_row
@@ -60,7 +60,7 @@ class _Key:
         if definition.type != state_type:
             raise InvalidPayload(f"State {name!r} is declared for type {definition.type!r}, not {state_type!r}.")
         self.identity = identity
-        self.integration = identity.alias or ""
+        self.integration = identity.owner
         self.type = state_type
         self.resource_id = resource_id
         self.name = name
@@ -94,9 +94,9 @@ class _Key:
         elif self.type == "integration":
             found = identity.installation is not None and resource_id == identity.installation.integration.id
         elif self.type == "workflow":
-            # Workflows are the bot's: an integration cannot see them.
+            # Workflows are the bot's own: an integration sees none.
             found = (
-                identity.installation is None
+                identity.sees(BOT_OWNER)
                 and await workflow_store.get_workflow(conn, bot_id=identity.bot_id, id=resource_id) is not None
             )
         else:

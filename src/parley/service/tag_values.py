@@ -1,10 +1,10 @@
 """The distinct values of one tag key across the resources a caller can see."""
 
-from parley.auth import Identity
 from parley.errors import InvalidPayload
 from parley.service import tags as tag_rules
 from parley.service.common import Page
 from parley.service.definitions import TagKind
+from parley.service.identity import Identity
 from parley.store import tag_values as store
 from parley.store.database import Connection
 from parley.store.sql import Cursor

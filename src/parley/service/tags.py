@@ -2,9 +2,9 @@
 
 from collections.abc import Mapping
 
-from parley.auth import Identity
 from parley.errors import InvalidPayload
 from parley.service.definitions import TagKind
+from parley.service.identity import Identity
 from parley.service.models import decode_tags, encode_json
 from parley.store.database import Connection, Row
 from parley.store.tags import retag

@@ -8,12 +8,12 @@ from typing import Any
 import msgspec
 
 from parley import ids
-from parley.auth import Identity
 from parley.clock import iso_from_ms, parse_iso
 from parley.errors import InvalidPayload, ReferenceNotFound, ResourceNotFound
 from parley.service import tags as tag_rules
 from parley.service.common import Page
 from parley.service.conversations import get_row as get_conversation_row
+from parley.service.identity import Identity
 from parley.service.models import CreateTask, Task, UpdateTask, decode_tags, encode_json
 from parley.service.users import get_row as get_user_row
 from parley.store import tasks as store

@@ -3,11 +3,11 @@
 from msgspec import UNSET
 
 from parley import ids
-from parley.auth import Identity
 from parley.errors import ResourceNotFound
 from parley.service import tags as tag_rules
 from parley.service.common import Page, owner_alias
 from parley.service.get_or_create import get_or_create, lookup_key
+from parley.service.identity import Identity
 from parley.service.models import CreateUser, GetOrCreateUser, UpdateUser, User, decode_tags, encode_json
 from parley.store import users as store
 from parley.store.database import Connection, Row
@@ -30,7 +30,7 @@ def to_user(identity: Identity, row: Row, *, tags: dict[str, str] | None = None,
 async def get_row(conn: Connection, identity: Identity, user_id: str) -> Row | None:
     """The user if the caller may see it: any of the bot's, or an integration's own."""
     row = await store.get_user(conn, bot_id=identity.bot_id, id=user_id)
-    if row is None or (identity.alias is not None and row["integration"] != identity.alias):
+    if row is None or not identity.sees(row["integration"]):
         return None
     return row
 

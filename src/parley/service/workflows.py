@@ -6,7 +6,6 @@ from typing import Any
 import msgspec
 
 from parley import ids
-from parley.auth import Identity
 from parley.clock import iso_from_ms, parse_iso
 from parley.errors import Forbidden, InvalidPayload, ReferenceNotFound, ResourceNotFound
 from parley.service import events, schedule
@@ -16,6 +15,7 @@ from parley.service.conversations import get_row as get_conversation_row
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition
 from parley.service.get_or_create import get_or_create, lookup_key
+from parley.service.identity import Identity
 from parley.service.models import (
     CreateWorkflow,
     GetOrCreateWorkflow,

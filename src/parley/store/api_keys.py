@@ -2,6 +2,9 @@
 
 from parley.store.database import Connection, Row, Statement
 
+# True while the API key still exists and the bot is at the version an identity was built at.
+_STILL_VALID = "EXISTS (SELECT 1 FROM api_keys WHERE token_hash = $1) AND (SELECT version FROM bots WHERE id = $2) = $3"
+
 
 async def insert_key(
     conn: Connection, *, id: str, kind: str, owner_id: str | None, token_hash: str, note: str, now: str
@@ -18,22 +21,24 @@ async def insert_key(
 
 
 async def find_by_hash(conn: Connection, token_hash: str) -> Row | None:
-    """The key with this hash, and the definitions epoch read in the same round trip."""
+    return await conn.fetch_one("SELECT kind, owner_id, token_hash FROM api_keys WHERE token_hash = $1", token_hash)
+
+
+async def find_for_bot(conn: Connection, token_hash: str, bot_id: str) -> Row | None:
+    """The key with this hash, and the version of bot `bot_id` (`bot_version`, null when there is
+    no such bot) read in the same round trip."""
     return await conn.fetch_one(
-        "SELECT k.kind, k.owner_id, k.token_hash, m.value AS epoch FROM api_keys k"
-        " JOIN parley_meta m ON m.key = 'epoch' WHERE k.token_hash = $1",
+        "SELECT kind, owner_id, token_hash, (SELECT version FROM bots WHERE id = $2) AS bot_version"
+        " FROM api_keys WHERE token_hash = $1",
         token_hash,
+        bot_id,
     )
 
 
-def still_valid(token_hash: str, epoch: int) -> Statement:
-    """A condition for Connection.require: the key with this hash still exists and the
-    definitions epoch is still `epoch`."""
-    return (
-        "EXISTS (SELECT 1 FROM api_keys WHERE token_hash = $1)"
-        " AND (SELECT value FROM parley_meta WHERE key = 'epoch') = $2",
-        (token_hash, epoch),
-    )
+def still_valid(token_hash: str, bot_id: str, version: int) -> Statement:
+    """A condition (Connection.require) that holds while the key with this hash exists and bot
+    `bot_id` is still at `version`."""
+    return _STILL_VALID, (token_hash, bot_id, version)
 
 
 async def count_kind(conn: Connection, kind: str) -> int:

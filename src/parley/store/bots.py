@@ -3,7 +3,7 @@
 from parley.store.database import Connection, Row
 from parley.store.sql import Cursor, Order, Params, fetch_page
 
-COLUMNS = "r.id, r.name, r.definition, r.url, r.signing_secret, r.dev, r.created_at, r.updated_at"
+COLUMNS = "r.id, r.name, r.definition, r.url, r.signing_secret, r.dev, r.created_at, r.updated_at, r.version"
 INSTALLATION_COLUMNS = (
     "bot_id, alias, integration_id, enabled, configuration, configuration_type, disabled_channels, webhook_id,"
     " created_at, updated_at"
@@ -44,13 +44,30 @@ async def get_bot(conn: Connection, id: str) -> Row | None:
 
 
 async def update_bot(conn: Connection, *, id: str, name: str, definition: str, url: str | None, now: str) -> None:
+    """Writes the bot's fields and moves its version: the Admin API changes a bot's installations
+    only along with the bot, in this transaction."""
     await conn.execute(
-        "UPDATE bots SET name = $2, definition = $3, url = $4, updated_at = $5 WHERE id = $1",
+        "UPDATE bots SET name = $2, definition = $3, url = $4, updated_at = $5, version = version + 1 WHERE id = $1",
         id,
         name,
         definition,
         url,
         now,
+    )
+
+
+async def get_version(conn: Connection, id: str) -> int | None:
+    """The bot's version; None when there is no such bot."""
+    version: int | None = await conn.fetch_value("SELECT version FROM bots WHERE id = $1", id)
+    return version
+
+
+async def bump_installing(conn: Connection, integration_id: str) -> None:
+    """Moves the version of every bot that installs the integration, whose definition they include."""
+    await conn.execute(
+        "UPDATE bots SET version = version + 1"
+        " WHERE id IN (SELECT bot_id FROM installations WHERE integration_id = $1)",
+        integration_id,
     )
 
 

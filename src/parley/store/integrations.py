@@ -34,6 +34,15 @@ async def get_integration(conn: Connection, id: str) -> Row | None:
     return await conn.fetch_one(f"SELECT {COLUMNS} FROM integrations r WHERE r.id = $1", id)
 
 
+async def get_integration_to_install(conn: Connection, id: str) -> Row | None:
+    """The integration, which cannot change until this transaction ends. A change to its
+    definition moves the version of the bots that install it (bots.bump_installing); an
+    installation that committed after the change read them would escape it, so the two wait for
+    each other instead. SQLite's single writer orders them already."""
+    lock = "" if conn.serialized else " FOR SHARE"
+    return await conn.fetch_one(f"SELECT {COLUMNS} FROM integrations r WHERE r.id = $1{lock}", id)
+
+
 async def get_integrations(conn: Connection, ids: list[str]) -> list[Row]:
     if not ids:
         return []

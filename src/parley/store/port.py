@@ -31,7 +31,7 @@ async def port(source: Database, target: Database, *, progress: Callable[[str, i
     """Copies every table from a SQLite `source` into `target` (both already at the newest
     schema) in one target transaction, and returns the row count of each, after checking that the
     target holds as many rows as the source."""
-    tables = [table for table in metadata.sorted_tables if table.name != "parley_meta"]
+    tables = metadata.sorted_tables
     async with target.connection() as conn:
         for table in tables:
             if await conn.fetch_value(f"SELECT COUNT(*) FROM {table.name}"):
@@ -59,8 +59,6 @@ async def port(source: Database, target: Database, *, progress: Callable[[str, i
                 copied += len(values)
             counts[table.name] = copied
             progress(table.name, copied)
-        epoch = await reader.fetch_value("SELECT value FROM parley_meta WHERE key = 'epoch'")
-        await writer.execute("UPDATE parley_meta SET value = $1 WHERE key = 'epoch'", int(epoch) + 1)
     async with target.connection() as conn:
         for name, expected in counts.items():
             found = await conn.fetch_value(f"SELECT COUNT(*) FROM {name}")

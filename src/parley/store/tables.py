@@ -18,13 +18,6 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-parley_meta = Table(
-    "parley_meta",
-    metadata,
-    Column("key", Text, primary_key=True),
-    Column("value", BigInteger, nullable=False),
-)
-
 bots = Table(
     "bots",
     metadata,
@@ -36,6 +29,9 @@ bots = Table(
     Column("dev", Boolean, nullable=False),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
+    # Moved by every change to what a process parses of the bot (its definition, installations,
+    # an installed integration's definition): the parsed copy is current while this is unchanged.
+    Column("version", BigInteger, nullable=False, server_default="0"),
     Index("bots_created", "created_at", "id"),
 )
 
