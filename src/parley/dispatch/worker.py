@@ -5,13 +5,15 @@ Deliveries of one ordering key (a conversation, for one target) go out one at a 
 first; different keys go out concurrently. A claimed delivery is leased: if the process dies, the
 lease runs out and any worker takes it again. A 2xx answer is final; a 4xx answer fails the
 delivery at once (the target refused it); anything else is retried with capped exponential
-backoff until the attempts run out.
+backoff, jittered, until the attempts run out. While a target fails, its other deliveries wait
+for its oldest failing one (see store.deliveries.claim).
 """
 
 import asyncio
 import contextlib
 import functools
 import logging
+import random
 import time
 
 import httpx
@@ -34,6 +36,14 @@ POLL_SECONDS = 0.1
 # for a dead worker.
 LEASE_MARGIN_MS = 10_000
 MAX_REASON = 2000
+
+
+def backoff_ms(settings: Settings, attempts: int) -> int:
+    """The wait before the next attempt, after `attempts` failed ones: doubles from the base up to
+    the max, then a random share of it between half and all. Deliveries that failed together (a
+    target, or the network, went down) would otherwise come back together, round after round."""
+    full = min(settings.dispatch_retry_base_ms << (attempts - 1), settings.dispatch_retry_max_ms)
+    return round(full * random.uniform(0.5, 1.0))
 
 
 class Dispatcher:
@@ -179,9 +189,7 @@ class Dispatcher:
                 status = "failed"
             else:
                 status = "pending"
-                next_attempt_ms = now_ms + min(
-                    self._settings.dispatch_retry_base_ms * 2 ** (attempts - 1), self._settings.dispatch_retry_max_ms
-                )
+                next_attempt_ms = now_ms + backoff_ms(self._settings, attempts)
         async with self._db.transaction() as conn:
             if not await store.finish(
                 conn,
