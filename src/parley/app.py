@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from parley import background
 from parley.api import (
     actions,
     admin,
@@ -57,8 +58,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan() -> AsyncIterator[Services]:
         db = await open_database(settings)
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
-        scheduler = Scheduler(db, chosen)
-        dispatcher = Dispatcher(db, chosen, settings) if settings.dispatch else None
+        loop = background.Loop()
+        scheduler = Scheduler(db, chosen, loop)
+        dispatcher = Dispatcher(db, chosen, settings, loop) if settings.dispatch else None
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
         relay = Relay(db, chosen, settings)
         services = Services(
@@ -73,19 +75,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             relay=relay,
             base_url=settings.base_url,
         )
-        scheduler.start()
-        relay.start()
         if dispatcher is not None:
-            dispatcher.start()
+            await dispatcher.recover()
+        loop.start()
+        relay.start()
         # Compiled now rather than by the first message written to a bot's own conversation.
         default_message_types()
         _settle_garbage_collector()
         try:
             yield services
         finally:
+            await loop.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
-            await scheduler.stop()
             await relay.stop()
             await http.aclose()
             await db.close()

@@ -11,6 +11,7 @@ import click
 import msgspec
 import uvicorn
 
+from parley import background
 from parley.app import create_app
 from parley.clock import SystemClock, iso_from_ms
 from parley.config import Settings, SettingsError, load_settings
@@ -111,18 +112,19 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 async def _run_worker(settings: Settings) -> None:
     db = await open_database(settings)
     clock = SystemClock()
-    scheduler, dispatcher = Scheduler(db, clock), Dispatcher(db, clock, settings)
+    loop = background.Loop()
+    Scheduler(db, clock, loop)  # it joins the loop, and nothing here pokes it
+    dispatcher = Dispatcher(db, clock, settings, loop)
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    scheduler.start()
-    dispatcher.start()
+        asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    await dispatcher.recover()
+    loop.start()
     try:
         await stopping.wait()
     finally:
+        await loop.stop()
         await dispatcher.stop()
-        await scheduler.stop()
         await db.close()
 
 
