@@ -31,7 +31,7 @@ from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
-from parley.metrics import measure
+from parley.metrics import METRICS, measure
 from parley.scheduler import Scheduler
 from parley.service.definitions import DefinitionCache
 from parley.service.schemas import default_message_types
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         loop = background.Loop()
         scheduler = Scheduler(db, chosen, loop)
         dispatcher = Dispatcher(db, chosen, settings, loop) if settings.dispatch else None
+        loop.add(METRICS)
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
         relay = Relay(db, chosen, settings)
         services = Services(
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await loop.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
+            # Into the shared files of a multiprocess run, for the processes that go on.
+            METRICS.flush()
             await relay.stop()
             await http.aclose()
             await db.close()

@@ -4,7 +4,9 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -17,6 +19,7 @@ from parley.clock import SystemClock, iso_from_ms
 from parley.config import Settings, SettingsError, load_settings
 from parley.dispatch.worker import Dispatcher
 from parley.errors import ApiError
+from parley.metrics import METRICS, MULTIPROCESS_DIR
 from parley.scheduler import Scheduler
 from parley.service import admin as admin_rules
 from parley.service import deliveries as delivery_rules
@@ -84,11 +87,13 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     sys.stderr.flush()
     if workers > 1:
         # Each process builds its own app from the same environment; they share nothing but the
-        # database (caches follow its epoch), so any of them may answer any request.
+        # database (caches follow its epoch) and the metrics directory, so any of them may answer
+        # any request, a scrape included.
         os.environ["PARLEY_HOST"], os.environ["PARLEY_PORT"] = settings.host, str(settings.port)
+    with _shared_metrics(processes=workers):
         uvicorn.run(
-            "parley.app:create_app",
-            factory=True,
+            "parley.app:create_app" if workers > 1 else create_app(settings),
+            factory=workers > 1,
             workers=workers,
             host=settings.host,
             port=settings.port,
@@ -97,16 +102,20 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             loop="uvloop",
             http="httptools",
         )
+
+
+@contextmanager
+def _shared_metrics(*, processes: int) -> Iterator[None]:
+    """With several processes, a directory where each keeps its metrics (prometheus-client's
+    multiprocess mode), so that a scrape of any of them sums them all; removed when the run ends.
+    One the operator set is used as it is: it may gather `parley worker` processes too."""
+    if processes == 1 or os.environ.get(MULTIPROCESS_DIR):
+        yield
         return
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-    )
+    with tempfile.TemporaryDirectory(prefix="parley-metrics-") as directory:
+        # Set before the processes start: prometheus-client reads it when it is imported.
+        os.environ[MULTIPROCESS_DIR] = directory
+        yield
 
 
 async def _run_worker(settings: Settings) -> None:
@@ -115,6 +124,8 @@ async def _run_worker(settings: Settings) -> None:
     loop = background.Loop()
     Scheduler(db, clock, loop)  # it joins the loop, and nothing here pokes it
     dispatcher = Dispatcher(db, clock, settings, loop)
+    # Its attempts reach /metrics only through a PROMETHEUS_MULTIPROC_DIR shared with servers.
+    loop.add(METRICS)
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
@@ -125,6 +136,7 @@ async def _run_worker(settings: Settings) -> None:
     finally:
         await loop.stop()
         await dispatcher.stop()
+        METRICS.flush()
         await db.close()
 
 

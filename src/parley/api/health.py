@@ -33,7 +33,7 @@ async def metrics(request: Call) -> Answer:
             "SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'in_flight') GROUP BY status"
         )
     outbox = {row["status"]: int(row["n"]) for row in rows}
-    return Answer(METRICS.render(outbox).encode(), content_type=b"text/plain; version=0.0.4; charset=utf-8")
+    return Answer(METRICS.render(outbox), content_type=b"text/plain; version=0.0.4; charset=utf-8")
 
 
 operations = [healthz, readyz, metrics]
