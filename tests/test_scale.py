@@ -11,15 +11,17 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import BOT_DEFINITION, PLAN_DECLARED, install, make_bot
-from tests.harness import PG_ADMIN_URL, Api, PostgresDatabase, Server, eventually, free_port, postgres_available
+from tests.harness import PG_ADMIN_URL, Api, PostgresDatabase, Server, eventually, postgres_available
 from tests.recorder import Received, Recorder
 
 pytestmark = pytest.mark.skipif(
@@ -49,15 +51,26 @@ def servers(database: PostgresDatabase, work_dir: Path) -> Iterator[list[Server]
         server.stop()
 
 
+def _scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of one GET /metrics, by name and labels; on a new connection each time, so
+    that with several processes any of them may answer."""
+    text = httpx.get(url + "/metrics", headers={"connection": "close"}, timeout=10).text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
 def test_health_readiness_and_metrics(server: Server) -> None:
     http = httpx.Client(base_url=server.url, timeout=10)
     assert http.get("/healthz").json() == {"status": "ok"}
     assert http.get("/readyz").json() == {"status": "ready"}
     Api(server, server.admin_token).ok("GET", "/v1/admin/bots")
-    text = http.get("/metrics").text
-    assert 'parley_requests_total{operation="listBots",status="200"}' in text
-    assert 'parley_request_seconds_bucket{operation="listBots",le="+Inf"}' in text
-    assert 'parley_outbox_deliveries{status="pending"}' in text
+    samples = _scrape(server.url)
+    assert samples[("parley_requests_total", frozenset({("operation", "listBots"), ("status", "200")}))] >= 1
+    assert samples[("parley_request_seconds_bucket", frozenset({("operation", "listBots"), ("le", "+Inf")}))] >= 1
+    assert ("parley_outbox_deliveries", frozenset({("status", "pending")})) in samples
 
 
 def test_servers_on_one_database_behave_as_one(servers: list[Server]) -> None:
@@ -130,32 +143,65 @@ def test_get_or_create_is_race_free_across_processes(servers: list[Server]) -> N
     assert len(everywhere("/v1/chat/messages/get-or-create", message_body)) == 1
 
 
-def test_serve_with_several_workers(database: PostgresDatabase, work_dir: Path) -> None:
+@contextmanager
+def _serve_workers(database: PostgresDatabase, log: Path, workers: int, **env: str) -> Iterator[Server]:
+    """`parley serve --workers N` on one port (dispatch off), stopped afterwards."""
     token = f"bp_pat_{secrets.token_urlsafe(32)}"
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")},
+    server = Server("postgresql", database.url, token)
+    full = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "PROMETHEUS_"))},
         "PARLEY_DATABASE_URL": database.url,
         "PARLEY_ADMIN_TOKEN": token,
-        "PARLEY_PORT": str(port),
+        "PARLEY_PORT": str(server.port),
         "PARLEY_DISPATCH": "off",
+        **env,
     }
-    with (work_dir / "workers.log").open("ab") as log:
+    with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "parley", "serve", "--workers", "3"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "parley", "serve", "--workers", str(workers)],
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
-        server = Server("postgresql", database.url, token, port=port)
         eventually(lambda: _answers(server.url), within=30)
-        admin = Api(server, token)
-        bot = make_bot(admin)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_serve_with_several_workers(database: PostgresDatabase, work_dir: Path) -> None:
+    with _serve_workers(database, work_dir / "workers.log", 3) as server:
+        bot = make_bot(Api(server, server.admin_token))
         body = {"tags": {"email": "w@example.com"}}
         with ThreadPoolExecutor(max_workers=32) as pool:
             answers = list(pool.map(lambda _: bot.api.ok("POST", "/v1/chat/users/get-or-create", body), range(100)))
         assert len({answer["user"]["id"] for answer in answers}) == 1
-    finally:
-        process.terminate()
-        process.wait(20)
+
+
+def test_metrics_of_serve_with_several_workers_sum_every_process(database: PostgresDatabase, work_dir: Path) -> None:
+    # Where the run makes its metrics directory, to see that both processes write to it.
+    temporary = work_dir / "workers-tmp"
+    temporary.mkdir()
+    with _serve_workers(database, work_dir / "workers-metrics.log", 2, TMPDIR=str(temporary)) as server:
+        bot = make_bot(Api(server, server.admin_token))
+        requests = 300
+        # A new connection per request, so that the kernel hands them to both processes.
+        close = {"connection": "close"}
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda _: bot.api.ok("GET", "/v1/chat/users", headers=close), range(requests)))
+        [directory] = temporary.glob("parley-metrics-*")
+        eventually(lambda: len(list(directory.glob("counter_*.db"))) == 2 or None, what="both processes counted")
+
+        listed = ("parley_requests_total", frozenset({("operation", "listUsers"), ("status", "200")}))
+        timed = ("parley_request_seconds_count", frozenset({("operation", "listUsers")}))
+        # Each process hands its counts over every second; from then on, every scrape has them all.
+        eventually(lambda: _scrape(server.url)[listed] == requests or None, within=5)
+        for _ in range(6):
+            samples = _scrape(server.url)
+            assert (samples[listed], samples[timed]) == (requests, requests)
+    assert not directory.exists()
 
 
 def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from parley.config import Settings
+from parley.dispatch.worker import backoff_ms
 from tests.conftest import BOT_DEFINITION, make_bot, running_server
 from tests.harness import Api, Server, eventually
 from tests.recorder import Recorder
@@ -94,3 +96,13 @@ def test_a_worker_process_delivers_and_the_cli_shows_and_retries(
     assert missing.returncode == 1
     worker.terminate()
     assert worker.wait(10) == 0
+
+
+def test_the_retry_backoff_doubles_up_to_the_max_and_is_jittered_below_it() -> None:
+    settings = Settings(dispatch_retry_base_ms=1_000, dispatch_retry_max_ms=60_000)
+    for attempts, full in [(1, 1_000), (2, 2_000), (3, 4_000), (7, 60_000), (30, 60_000)]:
+        waits = {backoff_ms(settings, attempts) for _ in range(200)}
+        assert min(waits) >= full / 2
+        assert max(waits) <= full
+        # Deliveries that failed together come back at different times.
+        assert len(waits) > 50

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from parley import background
 from parley.api import (
     actions,
     admin,
@@ -30,7 +31,7 @@ from parley.clock import AdjustableClock, Clock, SystemClock
 from parley.config import Settings, load_settings
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
-from parley.metrics import measure
+from parley.metrics import METRICS, measure
 from parley.scheduler import Scheduler
 from parley.service.schemas import default_message_types
 from parley.store import open_database
@@ -56,8 +57,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan() -> AsyncIterator[Services]:
         db = await open_database(settings)
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
-        scheduler = Scheduler(db, chosen)
-        dispatcher = Dispatcher(db, chosen, settings) if settings.dispatch else None
+        loop = background.Loop()
+        scheduler = Scheduler(db, chosen, loop)
+        dispatcher = Dispatcher(db, chosen, settings, loop) if settings.dispatch else None
+        loop.add(METRICS)
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
         relay = Relay(db, chosen, settings)
         services = Services(
@@ -71,19 +74,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             relay=relay,
             base_url=settings.base_url,
         )
-        scheduler.start()
-        relay.start()
         if dispatcher is not None:
-            dispatcher.start()
+            await dispatcher.recover()
+        loop.start()
+        relay.start()
         # Compiled now rather than by the first message written to a bot's own conversation.
         default_message_types()
         _settle_garbage_collector()
         try:
             yield services
         finally:
+            await loop.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
-            await scheduler.stop()
+            # Into the shared files of a multiprocess run, for the processes that go on.
+            METRICS.flush()
             await relay.stop()
             await http.aclose()
             await db.close()

@@ -1,7 +1,71 @@
-"""Background tasks of a process (scheduler, dispatcher, relay records): how they are stopped."""
+"""Background work of a process: the one loop that runs the periodic jobs (scheduler, dispatcher,
+metrics), and how tasks are stopped."""
 
 import asyncio
 import contextlib
+import logging
+import time
+from typing import Protocol
+
+logger = logging.getLogger("parley.background")
+
+# The wait before a job that raised runs again.
+RETRY_SECONDS = 0.25
+
+
+class Job(Protocol):
+    async def run(self) -> float:
+        """Does the work that is due; returns the seconds until it wants to run again."""
+        ...
+
+
+class Loop:
+    """Runs each job when the wait it asked for has passed, or at once when poked: one task, one
+    timer (the nearest wait) and one wake-up for all of them. Jobs run one after the other, in the
+    order they were added, so that work one makes due (a timer queueing a delivery) is seen by the
+    next in the same turn."""
+
+    def __init__(self) -> None:
+        self._due: dict[Job, float] = {}
+        self._poked: set[Job] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, job: Job) -> None:
+        """Runs `job` from now on, first at the loop's next turn."""
+        self._due[job] = 0.0
+        self._wake.set()
+
+    def poke(self, job: Job) -> None:
+        """Runs `job` at once; a poke while it runs makes it run again right after."""
+        self._poked.add(job)
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="parley-background")
+
+    async def stop(self) -> None:
+        """Stops after the job running now, if any, has been cancelled."""
+        await cancel(self._task)
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            for job in list(self._due):
+                if job not in self._poked and self._due[job] > time.monotonic():
+                    continue
+                self._poked.discard(job)
+                try:
+                    wait = await job.run()
+                except Exception:
+                    logger.exception("background job %s failed; trying again shortly", type(job).__name__)
+                    wait = RETRY_SECONDS
+                self._due[job] = time.monotonic() + wait
+            # A poke during a job has set the wake-up already, so this wait ends at once.
+            nearest = max(min(self._due.values()) - time.monotonic(), 0.0) if self._due else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), nearest)
 
 
 async def cancel(task: "asyncio.Task[None] | None") -> None:

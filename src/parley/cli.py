@@ -4,18 +4,22 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 import msgspec
 import uvicorn
 
+from parley import background
 from parley.app import create_app
 from parley.clock import SystemClock, iso_from_ms
 from parley.config import Settings, SettingsError, load_settings
 from parley.dispatch.worker import Dispatcher
 from parley.errors import ApiError
+from parley.metrics import METRICS, MULTIPROCESS_DIR
 from parley.scheduler import Scheduler
 from parley.service import admin as admin_rules
 from parley.service import deliveries as delivery_rules
@@ -84,12 +88,13 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     sys.stderr.flush()
     if workers > 1:
         # Each process builds its own app from the same environment; they share nothing but the
-        # database (cached definitions follow the bots' versions in it), so any of them may answer
-        # any request.
+        # database (cached definitions follow the bots' versions in it) and the metrics directory, so
+        # any of them may answer any request, a scrape included.
         os.environ["PARLEY_HOST"], os.environ["PARLEY_PORT"] = settings.host, str(settings.port)
+    with _shared_metrics(processes=workers):
         uvicorn.run(
-            "parley.app:create_app",
-            factory=True,
+            "parley.app:create_app" if workers > 1 else create_app(settings),
+            factory=workers > 1,
             workers=workers,
             host=settings.host,
             port=settings.port,
@@ -98,33 +103,41 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             loop="uvloop",
             http="httptools",
         )
+
+
+@contextmanager
+def _shared_metrics(*, processes: int) -> Iterator[None]:
+    """With several processes, a directory where each keeps its metrics (prometheus-client's
+    multiprocess mode), so that a scrape of any of them sums them all; removed when the run ends.
+    One the operator set is used as it is: it may gather `parley worker` processes too."""
+    if processes == 1 or os.environ.get(MULTIPROCESS_DIR):
+        yield
         return
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-    )
+    with tempfile.TemporaryDirectory(prefix="parley-metrics-") as directory:
+        # Set before the processes start: prometheus-client reads it when it is imported.
+        os.environ[MULTIPROCESS_DIR] = directory
+        yield
 
 
 async def _run_worker(settings: Settings) -> None:
     db = await open_database(settings)
     clock = SystemClock()
-    scheduler, dispatcher = Scheduler(db, clock), Dispatcher(db, clock, settings)
+    loop = background.Loop()
+    Scheduler(db, clock, loop)  # it joins the loop, and nothing here pokes it
+    dispatcher = Dispatcher(db, clock, settings, loop)
+    # Its attempts reach /metrics only through a PROMETHEUS_MULTIPROC_DIR shared with servers.
+    loop.add(METRICS)
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    scheduler.start()
-    dispatcher.start()
+        asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    await dispatcher.recover()
+    loop.start()
     try:
         await stopping.wait()
     finally:
+        await loop.stop()
         await dispatcher.stop()
-        await scheduler.stop()
+        METRICS.flush()
         await db.close()
 
 

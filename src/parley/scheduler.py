@@ -7,10 +7,6 @@ expiry is taken inside a transaction by exactly one process, so work is done onc
 several processes share one PostgreSQL database.
 """
 
-import asyncio
-import contextlib
-import logging
-
 from parley import background
 from parley.clock import Clock, iso_from_ms, parse_iso
 from parley.service import events, integration_ops, messages, states, workflows
@@ -20,8 +16,6 @@ from parley.store import states as state_store
 from parley.store import timers
 from parley.store.database import Database
 
-logger = logging.getLogger("parley.scheduler")
-
 # Longest sleep between two looks at the database: bounds how late work scheduled by another
 # process can be noticed.
 POLL_SECONDS = 0.25
@@ -29,37 +23,24 @@ BATCH = 100
 
 
 class Scheduler:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    """Runs from the process's background loop, which it joins when made."""
+
+    def __init__(self, db: Database, clock: Clock, loop: background.Loop) -> None:
         self._db = db
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._cache = DefinitionCache()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="parley-scheduler")
-
-    async def stop(self) -> None:
-        await background.cancel(self._task)
-        self._task = None
+        self._loop = loop
+        loop.add(self)
 
     def poke(self) -> None:
         """Look again now: the clock moved, or work was scheduled."""
-        self._wake.set()
+        self._loop.poke(self)
 
-    async def _loop(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                next_due = await self.run_due()
-            except Exception:
-                logger.exception("scheduled work failed; trying again shortly")
-                next_due = None
-            delay = POLL_SECONDS
-            if next_due is not None:
-                delay = min(max((next_due - self._clock.now_ms()) / 1000, 0.0), POLL_SECONDS)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+    async def run(self) -> float:
+        next_due = await self.run_due()
+        if next_due is None:
+            return POLL_SECONDS
+        return min(max((next_due - self._clock.now_ms()) / 1000, 0.0), POLL_SECONDS)
 
     async def run_due(self) -> int | None:
         """Does everything due now; returns when the next work is due (ms), if anything is pending."""

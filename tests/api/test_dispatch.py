@@ -259,6 +259,81 @@ def test_messages_of_a_conversation_arrive_in_order_even_across_retries(
     assert received == [sent[0], *sent]  # the first one twice (it failed once), then the rest in order
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def patient_server(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[Server]:
+    """A server that retries every 50 to 400 ms and does not give up."""
+    patient = {
+        **DISPATCHING,
+        "PARLEY_DISPATCH_RETRY_BASE_MS": "100",
+        "PARLEY_DISPATCH_RETRY_MAX_MS": "400",
+        "PARLEY_DISPATCH_MAX_ATTEMPTS": "1000",
+    }
+    with running_server(request.param, work_dir, "dispatch-patient", patient) as instance:
+        yield instance
+
+
+def test_a_bot_that_is_down_gets_one_stream_of_retries_and_everything_once_it_is_back(
+    patient_server: Server,
+) -> None:
+    admin = Api(patient_server, patient_server.admin_token)
+    calls: list[tuple[float, str, int]] = []
+    down = [True]
+
+    def answer(received: Received) -> tuple[int, Any]:
+        status = 503 if down[0] else 200
+        calls.append((time.monotonic(), received.body["event"]["messageId"], status))
+        return status, {}
+
+    with Recorder(answer) as bot_server:
+        bot = make_bot(admin, {**EVENT_BOT, "url": bot_server.url})
+        integration = install(admin, bot)
+        user = integration.api.ok("POST", "/v1/chat/users", {"tags": {}}, status=201)["user"]["id"]
+        conversations = [
+            integration.api.ok(
+                "POST", "/v1/chat/conversations", {"channel": "channel", "tags": {"id": f"down-{c}"}}, status=201
+            )["conversation"]["id"]
+            for c in range(5)
+        ]
+        sent: dict[str, list[str]] = {conversation: [] for conversation in conversations}
+        for i in range(2):
+            for conversation in conversations:
+                body = _text(conversation, user, f"m{i}")
+                sent[conversation].append(
+                    integration.api.ok("POST", "/v1/chat/messages", body, status=201)["message"]["id"]
+                )
+        eventually(lambda: calls or None)
+        time.sleep(3.5)
+        while_down = list(calls)
+        held = [d for d in _deliveries(admin, botId=bot.id, pageSize="100") if d["target"] == "bot"]
+        down[0] = False
+
+        def everything_arrived() -> bool | None:
+            arrived = {message for _, message, status in calls if status == 200}
+            return arrived >= {m for ids in sent.values() for m in ids} or None
+
+        eventually(everything_arrived, within=10)
+
+    # The calls made before the first failure was known (at most one per conversation), then one
+    # delivery's retries only: about three a second, never five streams of them.
+    first = while_down[0][0]
+    per_second: dict[int, list[str]] = {}
+    for at, message, _ in while_down:
+        per_second.setdefault(int(at - first), []).append(message)
+    assert len(set(per_second[0])) <= 5, per_second
+    for second in range(1, 3):
+        assert len(set(per_second[second])) == 1, per_second
+        assert len(per_second[second]) <= 6, per_second
+    # The deliveries held back spent no attempts while they waited.
+    *waited, retried = sorted(d["attempts"] for d in held)
+    assert retried >= 3, held
+    assert all(attempts <= 1 for attempts in waited), held
+    # Once it is back, every message arrives, in order within its conversation.
+    for ids in sent.values():
+        delivered = [m for _, m, status in calls if status == 200 and m in ids]
+        assert delivered == ids
+    assert len([status for _, _, status in calls if status == 200]) == sum(len(ids) for ids in sent.values())
+
+
 def test_deliveries_detail_and_retry_need_a_known_delivery(admin: Api) -> None:
     admin.error("GET", "/v1/parley/deliveries/dlv_nothing", type="ResourceNotFound", status=404)
     admin.error("POST", "/v1/parley/deliveries/dlv_nothing/retry", type="ResourceNotFound", status=404)

@@ -34,7 +34,7 @@ async def readyz(request: Call) -> Answer:
 async def metrics(request: Call) -> Answer:
     async with services(request).db.connection() as conn:
         outbox = await deliveries.unfinished_counts(conn)
-    return Answer(METRICS.render(outbox).encode(), content_type=b"text/plain; version=0.0.4; charset=utf-8")
+    return Answer(METRICS.render(outbox), content_type=b"text/plain; version=0.0.4; charset=utf-8")
 
 
 operations = [healthz, readyz, metrics]

@@ -5,13 +5,14 @@ Deliveries of one ordering key (a conversation, for one target) go out one at a 
 first; different keys go out concurrently. A claimed delivery is leased: if the process dies, the
 lease runs out and any worker takes it again. A 2xx answer is final; a 4xx answer fails the
 delivery at once (the target refused it); anything else is retried with capped exponential
-backoff until the attempts run out.
+backoff, jittered, until the attempts run out. While a target fails, its other deliveries wait
+for its oldest failing one (see store.deliveries.claim).
 """
 
 import asyncio
-import contextlib
 import functools
 import logging
+import random
 import time
 
 import httpx
@@ -36,32 +37,39 @@ LEASE_MARGIN_MS = 10_000
 MAX_REASON = 2000
 
 
+def backoff_ms(settings: Settings, attempts: int) -> int:
+    """The wait before the next attempt, after `attempts` failed ones: doubles from the base up to
+    the max, then a random share of it between half and all. Deliveries that failed together (a
+    target, or the network, went down) would otherwise come back together, round after round."""
+    full = min(settings.dispatch_retry_base_ms << (attempts - 1), settings.dispatch_retry_max_ms)
+    return round(full * random.uniform(0.5, 1.0))
+
+
 class Dispatcher:
-    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+    """Claims from the process's background loop, which it joins when made; each call it starts
+    runs as a task of its own."""
+
+    def __init__(self, db: Database, clock: Clock, settings: Settings, loop: background.Loop) -> None:
         self._db = db
         self._clock = clock
         self._settings = settings
         self._cache = DefinitionCache()
         self._http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
-        self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = loop
+        loop.add(self)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="parley-dispatcher")
-
-    async def _recover(self) -> None:
-        """On SQLite one process delivers, so a lease found at start-up belongs to a process that
-        died: its deliveries are due again at once. On PostgreSQL other workers may be alive, and
-        leases run out by themselves."""
+    async def recover(self) -> None:
+        """Run before the loop starts. On SQLite one process delivers, so a lease found at
+        start-up belongs to a process that died: its deliveries are due again at once. On
+        PostgreSQL other workers may be alive, and leases run out by themselves."""
         if self._db.dialect == "sqlite":
             async with self._db.transaction() as conn:
                 await store.release_all(conn, now=iso_from_ms(self._clock.now_ms()))
 
     async def stop(self) -> None:
-        """Stops claiming, abandons calls in progress and hands their deliveries back at once."""
-        await background.cancel(self._task)
-        self._task = None
+        """Abandons calls in progress and hands their deliveries back at once; run after the
+        loop has stopped, so that nothing new is claimed."""
         abandoned = list(self._running)
         for task in self._running.values():
             task.cancel()
@@ -72,18 +80,11 @@ class Dispatcher:
         await self._http.aclose()
 
     def poke(self) -> None:
-        self._wake.set()
+        self._loop.poke(self)
 
-    async def _loop(self) -> None:
-        await self._recover()
-        while True:
-            self._wake.clear()
-            try:
-                await self.claim_and_start()
-            except Exception:
-                logger.exception("claiming deliveries failed; trying again shortly")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+    async def run(self) -> float:
+        await self.claim_and_start()
+        return POLL_SECONDS
 
     async def claim_and_start(self) -> int:
         """Claims as many due deliveries as there is room for and starts their calls."""
@@ -108,8 +109,9 @@ class Dispatcher:
         return len(claimed)
 
     def _done(self, delivery_id: str, _: "asyncio.Task[None]") -> None:
+        # Room for another call, and maybe the next delivery of its conversation is free.
         self._running.pop(delivery_id, None)
-        self._wake.set()
+        self._loop.poke(self)
 
     async def _call(self, delivery: Row) -> calls.Call:
         now = iso_from_ms(self._clock.now_ms())
@@ -179,9 +181,7 @@ class Dispatcher:
                 status = "failed"
             else:
                 status = "pending"
-                next_attempt_ms = now_ms + min(
-                    self._settings.dispatch_retry_base_ms * 2 ** (attempts - 1), self._settings.dispatch_retry_max_ms
-                )
+                next_attempt_ms = now_ms + backoff_ms(self._settings, attempts)
         async with self._db.transaction() as conn:
             if not await store.finish(
                 conn,

@@ -10,10 +10,19 @@ COLUMNS = (
     "r.id, r.bot_id, r.target, r.alias, r.operation, r.event_id, r.message_id, r.ordering_key, r.status,"
     " r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.updated_at, r.data"
 )
-# A delivery waits while an earlier one with the same ordering key is not done.
+# A delivery waits while an earlier one with the same ordering key is not done (index
+# `deliveries_order`, which holds unfinished deliveries only).
 _HEAD_OF_ITS_ORDER = (
     "NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.bot_id = r.bot_id AND e.ordering_key = r.ordering_key"
     " AND e.status IN ('pending', 'in_flight') AND (e.created_at, e.id) < (r.created_at, r.id))"
+)
+# A delivery waits while an earlier one of its target (the bot, whose alias is empty, or one
+# installation) has failed and waits to be retried (index `deliveries_retrying`): a failing target
+# gets one stream of retries, from its oldest failing delivery, not one per conversation. Both
+# waits are for older deliveries, so the oldest unfinished delivery of a target never waits.
+_TARGET_NOT_RETRYING = (
+    "NOT EXISTS (SELECT 1 FROM deliveries f WHERE f.bot_id = r.bot_id AND f.alias = r.alias"
+    " AND f.status IN ('pending', 'in_flight') AND f.attempts > 0 AND (f.created_at, f.id) < (r.created_at, r.id))"
 )
 
 
@@ -96,13 +105,14 @@ async def insert_relayed(conn: Connection, calls: Sequence[Relayed]) -> None:
 
 
 async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, skip_locked: bool) -> list[Row]:
-    """Takes up to `limit` due deliveries, each the oldest unfinished one of its ordering key, and
-    leases them until `lease_until`: a worker that dies leaves them to be taken again after that.
+    """Takes up to `limit` due deliveries, each the oldest unfinished one of its ordering key, with
+    no older delivery of its target waiting to be retried, and leases them until `lease_until`: a
+    worker that dies leaves them to be taken again after that.
     Runs inside a transaction; with `skip_locked` (PostgreSQL), rows another worker is taking are
     passed over instead of waited for."""
     rows = await conn.fetch_all(
         f"SELECT {COLUMNS} FROM deliveries r WHERE r.status IN ('pending', 'in_flight') AND r.next_attempt_at <= $1"
-        f" AND {_HEAD_OF_ITS_ORDER} ORDER BY r.next_attempt_at LIMIT {int(limit)}"
+        f" AND {_HEAD_OF_ITS_ORDER} AND {_TARGET_NOT_RETRYING} ORDER BY r.next_attempt_at LIMIT {int(limit)}"
         + (" FOR UPDATE OF r SKIP LOCKED" if skip_locked else ""),
         now,
     )

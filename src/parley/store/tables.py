@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -210,6 +211,15 @@ timers = Table(
     Index("timers_due", "due_at"),
 )
 
+
+def _partial_index(name: str, columns: list[str], where: str) -> Index:
+    """An index of the rows `where` holds for, in both dialects."""
+    return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
+
+
+_UNFINISHED = "status IN ('pending', 'in_flight')"
+_RETRYING = f"{_UNFINISHED} AND attempts > 0"
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -229,7 +239,9 @@ deliveries = Table(
     Column("updated_at", Text, nullable=False),
     Column("data", Text),
     Index("deliveries_due", "status", "next_attempt_at"),
-    Index("deliveries_order", "bot_id", "ordering_key", "created_at", "id"),
+    # Both partial: the claim asks them about unfinished deliveries only, and most rows are done.
+    _partial_index("deliveries_order", ["bot_id", "ordering_key", "created_at", "id"], _UNFINISHED),
+    _partial_index("deliveries_retrying", ["bot_id", "alias", "created_at", "id"], _RETRYING),
     Index("deliveries_created", "bot_id", "created_at", "id"),
     Index("deliveries_message", "message_id"),
     Index("deliveries_event", "event_id"),
