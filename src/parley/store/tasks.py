@@ -1,7 +1,8 @@
 """Tasks (the legacy family that workflows replaced)."""
 
 from parley.store.database import Connection, Row
-from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+from parley.store.listing import fetch_filtered
+from parley.store.sql import Cursor, Params
 
 FIELDS = (
     "id",
@@ -65,7 +66,7 @@ async def list_tasks(
 ) -> tuple[list[Row], str | None]:
     """Tasks newest first; with `integration`, only those of that installation's conversations."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM tasks r WHERE r.bot_id = $1"
+    sql = ""
     if integration is not None:
         sql += (
             " AND r.conversation_id IN (SELECT c.id FROM conversations c WHERE c.bot_id = $1"
@@ -75,5 +76,4 @@ async def list_tasks(
         sql += f" AND r.{column} = {params(value)}"
     if statuses:
         sql += f" AND r.status IN ({params.many(statuses)})"
-    sql += tag_filter(params, bot_id_param="$1", kind="task", tags=tags)
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_filtered(conn, "tasks", COLUMNS, params, sql, kind="task", tags=tags, cursor=cursor, limit=limit)

@@ -3,8 +3,9 @@
 from collections.abc import Sequence
 
 from parley.store.database import Connection, Row
+from parley.store.listing import fetch_filtered
 from parley.store.lookup import Lookup
-from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+from parley.store.sql import Cursor, Params
 
 FIELDS = (
     "id",
@@ -132,7 +133,7 @@ async def list_workflows(
 ) -> tuple[list[Row], str | None]:
     """Workflows newest first."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM workflows r WHERE r.bot_id = $1"
+    sql = ""
     for column, value in (
         ("conversation_id", conversation_id),
         ("user_id", user_id),
@@ -143,5 +144,6 @@ async def list_workflows(
             sql += f" AND r.{column} = {params(value)}"
     if statuses:
         sql += f" AND r.status IN ({params.many(statuses)})"
-    sql += tag_filter(params, bot_id_param="$1", kind="workflow", tags=tags)
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_filtered(
+        conn, "workflows", COLUMNS, params, sql, kind="workflow", tags=tags, cursor=cursor, limit=limit
+    )
