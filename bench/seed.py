@@ -184,7 +184,7 @@ async def _seed(db: Database, messages: int, *, sample: int) -> Seeded:
     random.shuffle(message_sample)
     return Seeded(
         bot_id=bot_id,
-        bot_key=str(key["value"]),
+        bot_key=key.value,
         conversations=conversations,
         users=users,
         message_sample=message_sample,

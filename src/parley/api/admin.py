@@ -1,7 +1,5 @@
 """/v1/admin: bots, integrations and their API keys (the subset a self-hosted server needs)."""
 
-from typing import Any
-
 from parley.api.common import (
     admin,
     decode,
@@ -18,6 +16,7 @@ from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.errors import InvalidPayload
 from parley.service import admin as rules
 from parley.service.admin_models import (
+    Bot,
     CreateBot,
     CreateBotApiKey,
     CreateIntegration,
@@ -29,7 +28,7 @@ from parley.service.identity import BOT, INTEGRATION
 from parley.store.database import Connection
 
 
-async def _bot_body(request: Call, conn: Connection, bot_id: str) -> dict[str, Any]:
+async def _bot_body(request: Call, conn: Connection, bot_id: str) -> dict[str, Bot]:
     row = await rules.require_bot(conn, bot_id)
     keyed_by_alias = request.headers.get("x-multiple-integrations", "").lower() == "true"
     base_url = services(request).base_url

@@ -1,7 +1,7 @@
 """Admin rules: bots and their definitions, integrations, installations, API keys."""
 
 import secrets
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec import UNSET
@@ -10,10 +10,20 @@ from parley import ids
 from parley.errors import InvalidPayload, LimitExceeded, ReferenceConstraint, ResourceNotFound
 from parley.service import outbox
 from parley.service.admin_models import (
+    ApiKey,
+    Bot,
+    BotSummary,
+    Channel,
     CreateBot,
     CreateBotApiKey,
     CreateIntegration,
     CreateIntegrationApiKey,
+    InstalledIntegration,
+    Integration,
+    IntegrationSummary,
+    NewApiKey,
+    Tags,
+    TagsAndCreation,
     UpdateBot,
     UpdateIntegration,
 )
@@ -35,6 +45,9 @@ MAX_INSTALLATIONS = 30
 REGISTRATION_FAILED = "registration_failed"
 UNREGISTERED = "unregistered"
 PENDING = {"register": "registration_pending", "unregister": "unregistration_pending"}
+# What a definition says about creating conversations or users when it says nothing.
+NO_CREATION: dict[str, Any] = {"enabled": False, "requiredTags": []}
+S = TypeVar("S", bound=IntegrationSummary)
 
 
 def new_token(kind: str) -> str:
@@ -252,75 +265,75 @@ def webhook_url(base_url: str, webhook_id: str) -> str:
     return f"{base_url}/webhooks/{webhook_id}"
 
 
-async def bot_view(conn: Connection, row: Row, *, keyed_by_alias: bool, base_url: str) -> dict[str, Any]:
-    """The Bot object of the Admin API."""
+async def bot_view(conn: Connection, row: Row, *, keyed_by_alias: bool, base_url: str) -> Bot:
+    """The Bot object of the Admin API; its installations are keyed by alias when the caller
+    sends `x-multiple-integrations: true`, else by integration id, as clients that cannot tell
+    two installations of one integration apart read them."""
     document: dict[str, Any] = msgspec.json.decode(row["definition"])
     installations = await bot_store.list_installations(conn, row["id"])
     integrations = {
         r["id"]: r
         for r in await integration_store.get_integrations(conn, sorted({i["integration_id"] for i in installations}))
     }
-    installed: dict[str, Any] = {}
+    installed: dict[str, InstalledIntegration] = {}
     for installation in installations:
         integration = integrations.get(installation["integration_id"])
         if integration is None:
             continue
-        view = integration_summary(integration)
-        view.update(
+        installed[installation["alias"] if keyed_by_alias else integration["id"]] = summarize(
+            InstalledIntegration,
+            integration,
+            msgspec.json.decode(integration["definition"]),
             enabled=bool(installation["enabled"]),
-            webhookUrl=webhook_url(base_url, installation["webhook_id"]),
-            webhookId=installation["webhook_id"],
-            configurationType=installation["configuration_type"],
+            webhook_url=webhook_url(base_url, installation["webhook_id"]),
+            webhook_id=installation["webhook_id"],
+            configuration_type=installation["configuration_type"],
             configuration=msgspec.json.decode(installation["configuration"]),
             status=installation["status"],
-            statusReason=installation["status_reason"],
-            disabledChannels=msgspec.json.decode(installation["disabled_channels"]),
+            status_reason=installation["status_reason"],
+            disabled_channels=msgspec.json.decode(installation["disabled_channels"]),
         )
-        installed[installation["alias"] if keyed_by_alias else integration["id"]] = view
     recurring = {
         name: {**definition, "failedAttempts": 0, "lastFailureReason": None}
         for name, definition in (document.get("recurringEvents") or {}).items()
     }
-    view = {
-        "id": row["id"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-        "signingSecret": row["signing_secret"],
-        "integrations": installed,
-        "plugins": {},
-        "user": document.get("user") or {"tags": {}},
-        "conversation": document.get("conversation") or {"tags": {}},
-        "message": document.get("message") or {"tags": {}},
-        "states": document.get("states") or {},
-        "configuration": {"data": {}, "schema": {}, **(document.get("configuration") or {})},
-        "events": document.get("events") or {},
-        "recurringEvents": recurring,
-        "subscriptions": document.get("subscriptions") or {"events": None},
-        "actions": document.get("actions") or {},
-        "tags": document.get("tags") or {},
-        "name": row["name"],
-        "dev": bool(row["dev"]),
-        "alwaysAlive": bool(document.get("alwaysAlive", False)),
-        "status": "active",
-        "medias": document.get("medias") or [],
-    }
-    if row["url"] is not None:
-        view["url"] = row["url"]
-    for optional in ("description", "maxExecutionTime"):
-        if optional in document:
-            view[optional] = document[optional]
-    return view
+    return Bot(
+        id=row["id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        signing_secret=row["signing_secret"],
+        integrations=installed,
+        plugins={},
+        user=document.get("user") or {"tags": {}},
+        conversation=document.get("conversation") or {"tags": {}},
+        message=document.get("message") or {"tags": {}},
+        states=document.get("states") or {},
+        configuration={"data": {}, "schema": {}, **(document.get("configuration") or {})},
+        events=document.get("events") or {},
+        recurring_events=recurring,
+        subscriptions=document.get("subscriptions") or {"events": None},
+        actions=document.get("actions") or {},
+        tags=document.get("tags") or {},
+        name=row["name"],
+        dev=bool(row["dev"]),
+        always_alive=bool(document.get("alwaysAlive", False)),
+        status="active",
+        medias=document.get("medias") or [],
+        url=row["url"],
+        description=document.get("description", UNSET),
+        max_execution_time=document.get("maxExecutionTime", UNSET),
+    )
 
 
-def bot_summary(row: Row) -> dict[str, Any]:
+def bot_summary(row: Row) -> BotSummary:
     document: dict[str, Any] = msgspec.json.decode(row["definition"])
-    return {
-        "id": row["id"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-        "name": row["name"],
-        "tags": document.get("tags") or {},
-    }
+    return BotSummary(
+        id=row["id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        name=row["name"],
+        tags=document.get("tags") or {},
+    )
 
 
 async def list_bots(conn: Connection, *, dev: bool | None, order: Order, page: Page) -> tuple[list[Row], str | None]:
@@ -411,74 +424,74 @@ async def delete_integration(conn: Connection, integration_id: str) -> None:
     await integration_store.delete_integration(conn, integration_id)
 
 
-def integration_summary(row: Row) -> dict[str, Any]:
-    document: dict[str, Any] = msgspec.json.decode(row["definition"])
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "version": row["version"],
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-        "title": document.get("title") or row["name"],
-        "description": document.get("description") or "",
-        "iconUrl": "",
-        "public": bool(document.get("public", False)),
-        "visibility": document.get("visibility") or "private",
-        "verificationStatus": "unapproved",
-        "lifecycleStatus": "published",
-    }
+def summarize(kind: type[S], row: Row, document: dict[str, Any], **details: Any) -> S:
+    """An integration's summary, or a view that extends it with `details` (the full definition, a
+    bot's installation). A self-hosted integration is never reviewed or unpublished, so those
+    statuses are constants."""
+    return kind(
+        id=row["id"],
+        name=row["name"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        title=document.get("title") or row["name"],
+        description=document.get("description") or "",
+        icon_url="",
+        public=bool(document.get("public", False)),
+        visibility=document.get("visibility") or "private",
+        verification_status="unapproved",
+        lifecycle_status="published",
+        **details,
+    )
 
 
-def _tag_section(section: Any) -> dict[str, Any]:
-    return {"tags": (section or {}).get("tags") or {}}
+def integration_summary(row: Row) -> IntegrationSummary:
+    return summarize(IntegrationSummary, row, msgspec.json.decode(row["definition"]))
 
 
-def integration_view(row: Row) -> dict[str, Any]:
+def _channel(channel: dict[str, Any]) -> Channel:
+    conversation = channel.get("conversation") or {}
+    return Channel(
+        title=channel.get("title", UNSET),
+        description=channel.get("description", UNSET),
+        messages=channel.get("messages") or {},
+        conversation=TagsAndCreation(
+            tags=conversation.get("tags") or {}, creation=conversation.get("creation") or NO_CREATION
+        ),
+        message=Tags(tags=(channel.get("message") or {}).get("tags") or {}),
+    )
+
+
+def integration_view(row: Row) -> Integration:
     """The Integration object of the Admin API."""
     document: dict[str, Any] = msgspec.json.decode(row["definition"])
-    channels = {
-        name: {
-            **{k: v for k, v in channel.items() if k in ("title", "description")},
-            "messages": channel.get("messages") or {},
-            "conversation": {
-                "tags": ((channel.get("conversation") or {}).get("tags")) or {},
-                "creation": (channel.get("conversation") or {}).get("creation")
-                or {"enabled": False, "requiredTags": []},
-            },
-            "message": _tag_section(channel.get("message")),
-        }
-        for name, channel in (document.get("channels") or {}).items()
-    }
     user = document.get("user") or {}
     configuration = document.get("configuration") or {}
-    view = {
-        **integration_summary(row),
-        "identifier": document.get("identifier") or {},
-        "url": row["url"] or "",
-        "interfaces": document.get("interfaces") or {},
-        "configuration": {
+    return summarize(
+        Integration,
+        row,
+        document,
+        identifier=document.get("identifier") or {},
+        url=row["url"] or "",
+        interfaces=document.get("interfaces") or {},
+        configuration={
             **configuration,
             "identifier": {"required": False, **(configuration.get("identifier") or {})},
             "schema": configuration.get("schema") or {},
         },
-        "configurations": document.get("configurations") or {},
-        "channels": channels,
-        "states": document.get("states") or {},
-        "events": document.get("events") or {},
-        "actions": document.get("actions") or {},
-        "user": {
-            "tags": user.get("tags") or {},
-            "creation": user.get("creation") or {"enabled": False, "requiredTags": []},
-        },
-        "entities": document.get("entities") or {},
-        "dev": bool(row["dev"]),
-        "readmeUrl": "",
-        "secrets": sorted(document.get("secrets") or {}),
-    }
-    for optional in ("attributes", "maxExecutionTime"):
-        if optional in document:
-            view[optional] = document[optional]
-    return view
+        configurations=document.get("configurations") or {},
+        channels={name: _channel(channel) for name, channel in (document.get("channels") or {}).items()},
+        states=document.get("states") or {},
+        events=document.get("events") or {},
+        actions=document.get("actions") or {},
+        user=TagsAndCreation(tags=user.get("tags") or {}, creation=user.get("creation") or NO_CREATION),
+        entities=document.get("entities") or {},
+        dev=bool(row["dev"]),
+        readme_url="",
+        secrets=sorted(document.get("secrets") or {}),
+        attributes=document.get("attributes", UNSET),
+        max_execution_time=document.get("maxExecutionTime", UNSET),
+    )
 
 
 async def list_integrations(
@@ -506,12 +519,12 @@ async def list_integrations(
 # API keys
 
 
-async def create_bot_api_key(conn: Connection, body: CreateBotApiKey, *, now: str) -> dict[str, Any]:
+async def create_bot_api_key(conn: Connection, body: CreateBotApiKey, *, now: str) -> NewApiKey:
     await require_bot(conn, body.bot_id)
     return await _create_key(conn, kind=BOT, prefix=ids.BOT_API_KEY, owner_id=body.bot_id, note=body.note, now=now)
 
 
-async def create_integration_api_key(conn: Connection, body: CreateIntegrationApiKey, *, now: str) -> dict[str, Any]:
+async def create_integration_api_key(conn: Connection, body: CreateIntegrationApiKey, *, now: str) -> NewApiKey:
     await require_integration(conn, body.integration_id)
     return await _create_key(
         conn,
@@ -525,18 +538,19 @@ async def create_integration_api_key(conn: Connection, body: CreateIntegrationAp
 
 async def _create_key(
     conn: Connection, *, kind: str, prefix: str, owner_id: str | None, note: str | None, now: str
-) -> dict[str, Any]:
+) -> NewApiKey:
+    """Only the hash is stored: the value is in this answer and nowhere else."""
     value = new_token(prefix)
     key_id = ids.new_id(prefix)
     await key_store.insert_key(
         conn, id=key_id, kind=kind, owner_id=owner_id, token_hash=hash_token(value), note=note or "", now=now
     )
-    return {"id": key_id, "createdAt": now, "note": note or "", "value": value}
+    return NewApiKey(id=key_id, created_at=now, note=note or "", value=value)
 
 
-async def list_keys(conn: Connection, *, kind: str, owner_id: str) -> list[dict[str, Any]]:
+async def list_keys(conn: Connection, *, kind: str, owner_id: str) -> list[ApiKey]:
     rows = await key_store.list_keys(conn, kind=kind, owner_id=owner_id)
-    return [{"id": row["id"], "createdAt": row["created_at"], "note": row["note"]} for row in rows]
+    return [ApiKey(id=row["id"], created_at=row["created_at"], note=row["note"]) for row in rows]
 
 
 async def delete_key(conn: Connection, *, kind: str, key_id: str) -> None:
