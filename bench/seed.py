@@ -20,8 +20,9 @@ from sqlalchemy import Table
 
 from parley.clock import iso_from_ms
 from parley.config import Settings
-from parley.service.admin import create_bot, create_bot_api_key
 from parley.service.admin_models import CreateBot, CreateBotApiKey
+from parley.service.api_keys import create_bot_api_key
+from parley.service.bots import create_bot
 from parley.store import open_database, tables
 from parley.store.database import Connection, Database
 from parley.store.migrate import run_migrations
