@@ -9,7 +9,7 @@ import msgspec
 
 from parley import ids
 from parley.errors import Runtime
-from parley.service.admin import webhook_url
+from parley.service.bots import webhook_url
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition, DefinitionCache, Installation
 from parley.service.events import to_event
