@@ -16,7 +16,8 @@ from parley.service.integrations import summarize
 from parley.service.models import encode_json
 from parley.store import bots as bot_store
 from parley.store import integrations as integration_store
-from parley.store.database import Connection, Row
+from parley.store.bots import BotRow, InstallationDetailRow, InstallationRow
+from parley.store.database import Connection
 from parley.store.sql import Order
 
 MAX_INSTALLATIONS = 30
@@ -51,7 +52,7 @@ async def create_bot(conn: Connection, body: CreateBot, *, now: str) -> str:
     return bot_id
 
 
-async def require_bot(conn: Connection, bot_id: str) -> Row:
+async def require_bot(conn: Connection, bot_id: str) -> BotRow:
     row = await bot_store.get_bot(conn, bot_id)
     if row is None:
         raise ResourceNotFound(f"Bot {bot_id} not found.")
@@ -138,7 +139,9 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
         raise LimitExceeded(f"A bot may install at most {MAX_INSTALLATIONS} integrations.")
 
 
-async def _tell_integration(conn: Connection, bot_id: str, before: Row | None, after: Row, *, now: str) -> None:
+async def _tell_integration(
+    conn: Connection, bot_id: str, before: InstallationRow | None, after: InstallationRow, *, now: str
+) -> None:
     """`register` when an installation becomes enabled, its configuration changes while enabled,
     or it is saved again after its registration failed; `unregister` when it is disabled. The
     installation's status says where that stands."""
@@ -157,7 +160,9 @@ async def _tell_integration(conn: Connection, bot_id: str, before: Row | None, a
         )
 
 
-async def _queue_lifecycle(conn: Connection, bot_id: str, operation: str, installation: Row, *, now: str) -> None:
+async def _queue_lifecycle(
+    conn: Connection, bot_id: str, operation: str, installation: InstallationRow, *, now: str
+) -> None:
     await outbox.lifecycle(conn, bot_id=bot_id, operation=operation, installation=installation, now=now)
     await bot_store.set_registration(
         conn,
@@ -169,7 +174,7 @@ async def _queue_lifecycle(conn: Connection, bot_id: str, operation: str, instal
     )
 
 
-async def rotate_webhook(conn: Connection, bot_id: str, alias: str, *, now: str) -> Row:
+async def rotate_webhook(conn: Connection, bot_id: str, alias: str, *, now: str) -> InstallationDetailRow:
     """Gives the installation a new webhook id; the old one stops working at once. An enabled
     installation's integration is sent `register` with the new URL."""
     await require_bot(conn, bot_id)
@@ -195,7 +200,7 @@ def webhook_url(base_url: str, webhook_id: str) -> str:
     return f"{base_url}/webhooks/{webhook_id}"
 
 
-async def bot_view(conn: Connection, row: Row, *, keyed_by_alias: bool, base_url: str) -> Bot:
+async def bot_view(conn: Connection, row: BotRow, *, keyed_by_alias: bool, base_url: str) -> Bot:
     """The Bot object of the Admin API; its installations are keyed by alias when the caller
     sends `x-multiple-integrations: true`, else by integration id, as clients that cannot tell
     two installations of one integration apart read them."""
@@ -255,7 +260,7 @@ async def bot_view(conn: Connection, row: Row, *, keyed_by_alias: bool, base_url
     )
 
 
-def bot_summary(row: Row) -> BotSummary:
+def bot_summary(row: BotRow) -> BotSummary:
     document: dict[str, Any] = msgspec.json.decode(row["definition"])
     return BotSummary(
         id=row["id"],
@@ -266,5 +271,5 @@ def bot_summary(row: Row) -> BotSummary:
     )
 
 
-async def list_bots(conn: Connection, *, dev: bool | None, order: Order, page: Page) -> tuple[list[Row], str | None]:
+async def list_bots(conn: Connection, *, dev: bool | None, order: Order, page: Page) -> tuple[list[BotRow], str | None]:
     return await bot_store.list_bots(conn, dev=bool(dev), order=order, cursor=page.cursor, limit=page.size)

@@ -21,7 +21,8 @@ from parley.service.definition_rules import check_definition, merge_map, to_plai
 from parley.service.models import encode_json
 from parley.store import bots as bot_store
 from parley.store import integrations as integration_store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
+from parley.store.integrations import IntegrationRow
 from parley.store.sql import Order
 
 S = TypeVar("S", bound=IntegrationSummary)
@@ -53,7 +54,7 @@ async def create_integration(conn: Connection, body: CreateIntegration, *, now: 
     return integration_id
 
 
-async def require_integration(conn: Connection, integration_id: str) -> Row:
+async def require_integration(conn: Connection, integration_id: str) -> IntegrationRow:
     row = await integration_store.get_integration(conn, integration_id)
     if row is None:
         raise ResourceNotFound(f"Integration {integration_id} not found.")
@@ -113,7 +114,7 @@ async def delete_integration(conn: Connection, integration_id: str) -> None:
     await integration_store.delete_integration(conn, integration_id)
 
 
-def summarize(kind: type[S], row: Row, document: dict[str, Any], **details: Any) -> S:
+def summarize(kind: type[S], row: IntegrationRow, document: dict[str, Any], **details: Any) -> S:
     """An integration's summary, or a view that extends it with `details` (the full definition, a
     bot's installation). A self-hosted integration is never reviewed or unpublished, so those
     statuses are constants."""
@@ -134,7 +135,7 @@ def summarize(kind: type[S], row: Row, document: dict[str, Any], **details: Any)
     )
 
 
-def integration_summary(row: Row) -> IntegrationSummary:
+def integration_summary(row: IntegrationRow) -> IntegrationSummary:
     return summarize(IntegrationSummary, row, msgspec.json.decode(row["definition"]))
 
 
@@ -151,7 +152,7 @@ def _channel(channel: dict[str, Any]) -> Channel:
     )
 
 
-def integration_view(row: Row) -> Integration:
+def integration_view(row: IntegrationRow) -> Integration:
     """The Integration object of the Admin API."""
     document: dict[str, Any] = msgspec.json.decode(row["definition"])
     user = document.get("user") or {}
@@ -192,7 +193,7 @@ async def list_integrations(
     dev: bool | None,
     order: Order,
     page: Page,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[IntegrationRow], str | None]:
     return await integration_store.list_integrations(
         conn,
         name=name,

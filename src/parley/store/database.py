@@ -37,7 +37,7 @@ class Row(Protocol):
     """A row as the drivers return it (sqlite3.Row, asyncpg.Record): read by column name, and
     never written to. The store hands rows out under the TypedDict of their columns (`shape`)."""
 
-    def __getitem__(self, key: str, /) -> Any: ...
+    def __getitem__(self, key: str, /) -> object: ...
 
 
 # The TypedDict a query's rows are read as: its keys are the columns the query selects.

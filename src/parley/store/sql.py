@@ -101,4 +101,4 @@ async def fetch_page(
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, Cursor(last[order.column], last["id"]).encode()
+    return rows, Cursor(str(last[order.column]), str(last["id"])).encode()
