@@ -16,7 +16,7 @@ import pytest
 from parley.config import Settings
 from parley.store import conversations, events, messages, open_database, users
 from parley.store.database import Connection, Database
-from parley.store.lookup import LookupKey
+from parley.store.lookup import Lookup, LookupKey
 from parley.store.migrate import run_migrations
 from parley.store.sql import Order
 from parley.store.tags import namespace
@@ -49,13 +49,13 @@ class Recording:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
-    async def fetch_all(self, sql: str, *args: Any) -> Any:
+    async def fetch_all(self, shape: type[Any], sql: str, *args: Any) -> Any:
         self.statements.append((sql, args))
-        return await self._conn.fetch_all(sql, *args)
+        return await self._conn.fetch_all(shape, sql, *args)
 
-    async def fetch_one(self, sql: str, *args: Any) -> Any:
+    async def fetch_one(self, shape: type[Any], sql: str, *args: Any) -> Any:
         self.statements.append((sql, args))
-        return await self._conn.fetch_one(sql, *args)
+        return await self._conn.fetch_one(shape, sql, *args)
 
 
 async def _seed(conn: Connection) -> None:
@@ -164,12 +164,7 @@ def _conversations(tags: dict[str, str], participant_ids: list[str], order: Orde
     )
 
 
-def _lookup(kind: str, pairs: tuple[tuple[str, str], ...]) -> Query:
-    lookup = {
-        "message": messages.lookup(BOT),
-        "user": users.lookup(BOT, integration=""),
-        "conversation": conversations.lookup(BOT, channel="web", integration=""),
-    }[kind]
+def _lookup(lookup: Lookup[Any], pairs: tuple[tuple[str, str], ...]) -> Query:
     return lambda conn: lookup.find(conn, LookupKey(pairs=pairs, exact_namespaces=None))
 
 
@@ -197,10 +192,14 @@ QUERIES: dict[str, Query] = {
     "conversations, a common tag and a participant": _conversations({"plan": "a"}, ["user_00000005"]),
     "conversations of a participant": _conversations({}, ["user_00000005"]),
     "conversations of a participant by update": _conversations({}, ["user_00000005"], UPDATED),
-    "get-or-create message, unique tag": _lookup("message", (("externalId", "e-3"),)),
-    "get-or-create message, common then unique": _lookup("message", (("kind", "a"), ("externalId", "e-3"))),
-    "get-or-create user, common then unique": _lookup("user", (("plan", "a"), ("id", "x-3"))),
-    "get-or-create conversation, unique then common": _lookup("conversation", (("id", "x-3"), ("plan", "b"))),
+    "get-or-create message, unique tag": _lookup(messages.lookup(BOT), (("externalId", "e-3"),)),
+    "get-or-create message, common then unique": _lookup(messages.lookup(BOT), (("kind", "a"), ("externalId", "e-3"))),
+    "get-or-create user, common then unique": _lookup(
+        users.lookup(BOT, integration=""), (("plan", "a"), ("id", "x-3"))
+    ),
+    "get-or-create conversation, unique then common": _lookup(
+        conversations.lookup(BOT, channel="web", integration=""), (("id", "x-3"), ("plan", "b"))
+    ),
     "events of a conversation": _events("conversation_id", "conv_00000009"),
     "events of a message": _events("message_id", "msg_00000009"),
 }
@@ -263,11 +262,11 @@ def _explain(prepared: Prepared, query: Query) -> list[str]:
             plans = []
             for sql, args in recording.statements:
                 if database.dialect == "sqlite":
-                    rows = await conn.fetch_all(f"EXPLAIN QUERY PLAN {sql}", *args)
+                    rows = await conn.fetch_all(dict, f"EXPLAIN QUERY PLAN {sql}", *args)
                     plans.append("\n".join(str(row["detail"]) for row in rows))
                 else:
                     await conn.execute("SET plan_cache_mode = force_generic_plan")
-                    rows = await conn.fetch_all(f"EXPLAIN {sql}", *args)
+                    rows = await conn.fetch_all(dict, f"EXPLAIN {sql}", *args)
                     await conn.execute("RESET plan_cache_mode")
                     plans.append("\n".join(str(row["QUERY PLAN"]) for row in rows))
             return plans

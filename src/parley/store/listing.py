@@ -18,8 +18,9 @@ PostgreSQL's generic plans for these prepared statements are the same as the cus
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection, R
 from parley.store.sql import Cursor, Order, Params, fetch_page
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -151,7 +152,14 @@ class Listing:
     limit: int
 
 
-async def fetch_listing(conn: Connection, listing: Listing) -> tuple[list[Row], str | None]:
+class _Entry(TypedDict):
+    """A driver's entry: a candidate id and its sort value."""
+
+    id: str
+    k: str
+
+
+async def fetch_listing(conn: Connection, shape: type[R], listing: Listing) -> tuple[list[R], str | None]:
     """The page of `listing`, driven as the module says; `nextToken` as for fetch_page."""
     drivers = list(listing.drivers)
     chosen: Driver | None = drivers[0] if len(drivers) == 1 and drivers[0].ordered(listing.order) else None
@@ -163,14 +171,14 @@ async def fetch_listing(conn: Connection, listing: Listing) -> tuple[list[Row], 
     others = [driver for driver in drivers if driver is not chosen]
     if chosen is not None and not chosen.ordered(listing.order):
         if count is not None and count <= COUNT_CAP:
-            return await _sorted_set(conn, listing, chosen, others)
+            return await _sorted_set(conn, shape, listing, chosen, others)
         others, chosen = drivers, None
-    rows: list[Row] = []
+    rows: list[R] = []
     position = listing.cursor
     need = listing.limit + 1
     filtered = bool(others) or bool(listing.conditions)
     while True:
-        found, scanned = await _window(conn, listing, chosen, others, position, need - len(rows), filtered)
+        found, scanned = await _window(conn, shape, listing, chosen, others, position, need - len(rows), filtered)
         rows += found
         if len(rows) >= need or scanned is None:
             break
@@ -178,12 +186,12 @@ async def fetch_listing(conn: Connection, listing: Listing) -> tuple[list[Row], 
     return _page(rows, listing)
 
 
-def _page(rows: list[Row], listing: Listing) -> tuple[list[Row], str | None]:
+def _page(rows: list[R], listing: Listing) -> tuple[list[R], str | None]:
     if len(rows) <= listing.limit:
         return rows, None
     rows = rows[: listing.limit]
     last = rows[-1]
-    return rows, Cursor(last[listing.order.column], last["id"]).encode()
+    return rows, Cursor(str(last[listing.order.column]), str(last["id"])).encode()
 
 
 async def _counts(conn: Connection, bot_id: str, drivers: list[Driver]) -> list[int]:
@@ -193,7 +201,7 @@ async def _counts(conn: Connection, bot_id: str, drivers: list[Driver]) -> list[
         f"(SELECT COUNT(*) FROM ({driver.members(params, '$1', COUNT_CAP + 1)}) c{index}) AS n{index}"
         for index, driver in enumerate(drivers)
     ]
-    row = await conn.fetch_one(f"SELECT {', '.join(parts)}", *params.args)
+    row = await conn.fetch_one(dict, f"SELECT {', '.join(parts)}", *params.args)
     assert row is not None, "a SELECT without FROM returns one row"
     return [int(row[f"n{index}"]) for index in range(len(drivers))]
 
@@ -204,8 +212,8 @@ def _filters(params: Params, listing: Listing, others: Sequence[Driver]) -> str:
 
 
 async def _sorted_set(
-    conn: Connection, listing: Listing, chosen: Driver, others: Sequence[Driver]
-) -> tuple[list[Row], str | None]:
+    conn: Connection, shape: type[R], listing: Listing, chosen: Driver, others: Sequence[Driver]
+) -> tuple[list[R], str | None]:
     """A driver of at most COUNT_CAP ids, read whole and sorted."""
     params = Params(listing.bot_id)
     members = chosen.members(params, "$1", COUNT_CAP + 1)
@@ -215,18 +223,19 @@ async def _sorted_set(
         f" WHERE r.id = w.id AND r.bot_id = $1{filters}"
         f"{listing.order.after(params, listing.cursor)}{listing.order.clause()} LIMIT {listing.limit + 1}"
     )
-    return _page(await conn.fetch_all(sql, *params.args), listing)
+    return _page(await conn.fetch_all(shape, sql, *params.args), listing)
 
 
 async def _window(
     conn: Connection,
+    shape: type[R],
     listing: Listing,
     chosen: Driver | None,
     others: Sequence[Driver],
     position: Cursor | None,
     need: int,
     filtered: bool,
-) -> tuple[list[Row], Cursor | None]:
+) -> tuple[list[R], Cursor | None]:
     """The rows of one window that pass the filters, at most `need`, and the position after the
     window when more entries may follow it (None when the driver has no more)."""
     params = Params(listing.bot_id)
@@ -235,6 +244,7 @@ async def _window(
     filters = _filters(params, listing, others)
     direction, _ = _direction(listing.order)
     rows = await conn.fetch_all(
+        shape,
         f"SELECT {listing.columns} FROM ({window}) w CROSS JOIN {listing.table} r"
         f" WHERE r.id = w.id AND r.bot_id = $1{filters}"
         f" ORDER BY w.k {direction}, w.id {direction} LIMIT {need}",
@@ -246,7 +256,7 @@ async def _window(
         # Every entry of the window was a row: fewer than asked means the driver ran out.
         return rows, None
     params = Params(listing.bot_id)
-    entries = await conn.fetch_all(driver.window(params, "$1", listing.order, position, WINDOW), *params.args)
+    entries = await conn.fetch_all(_Entry, driver.window(params, "$1", listing.order, position, WINDOW), *params.args)
     if len(entries) < WINDOW:
         return rows, None
     last = entries[-1]
@@ -266,6 +276,7 @@ class _Main:
 
 async def fetch_filtered(
     conn: Connection,
+    shape: type[R],
     table: str,
     columns: str,
     params: Params,
@@ -275,13 +286,13 @@ async def fetch_filtered(
     tags: dict[str, str],
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[R], str | None]:
     """A list newest first with plain `conditions` on `r` (their arguments in `params`, after the
     bot's `$1`) and tags, driven by its most selective tag when it has tags."""
     if tags:
         drivers = [Tag(kind, key, value) for key, value in tags.items()]
         bot_id = str(params.args[0])
         listing = Listing(table, columns, bot_id, conditions, params.args[1:], drivers, Order(), cursor, limit)
-        return await fetch_listing(conn, listing)
+        return await fetch_listing(conn, shape, listing)
     sql = f"SELECT {columns} FROM {table} r WHERE r.bot_id = $1{conditions}"
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_page(conn, shape, sql, params, order=Order(), cursor=cursor, limit=limit)

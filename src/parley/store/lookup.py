@@ -4,8 +4,9 @@ own or in the statement that inserts a new resource's rows when it finds none.""
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Generic
 
-from parley.store.database import Connection, Row, Statement
+from parley.store.database import Connection, R, Statement
 from parley.store.listing import COUNT_CAP
 from parley.store.sql import Params
 
@@ -22,11 +23,13 @@ class LookupKey:
 
 
 @dataclass(frozen=True)
-class Lookup:
-    """Where to look: a resource table, its tag kind, and equalities (`scope`) and memberships
-    (`scope_in`, such as a set of statuses) that scope the match. Each resource's store module
-    makes its own (`users.lookup`, `conversations.lookup`, ...)."""
+class Lookup(Generic[R]):
+    """Where to look: a resource table, the rows it answers (`shape`, read with the SELECT list
+    `columns`), its tag kind, and equalities (`scope`) and memberships (`scope_in`, such as a set
+    of statuses) that scope the match. Each resource's store module makes its own
+    (`users.lookup`, `conversations.lookup`, ...)."""
 
+    shape: type[R]
     table: str
     columns: str
     bot_id: str
@@ -55,17 +58,17 @@ class Lookup:
             where_in=self.scope_in,
         )
 
-    async def find(self, conn: Connection, key: LookupKey) -> Row | None:
+    async def find(self, conn: Connection, key: LookupKey) -> R | None:
         key = await self.most_selective_first(conn, key)
         params = Params(self.bot_id)
-        return await conn.fetch_one(self.query(params, key), *params.args)
+        return await conn.fetch_one(self.shape, self.query(params, key), *params.args)
 
-    async def find_or_insert(self, conn: Connection, key: LookupKey, statements: Sequence[Statement]) -> Row | None:
+    async def find_or_insert(self, conn: Connection, key: LookupKey, statements: Sequence[Statement]) -> R | None:
         """The match, or None after inserting a new resource's rows (one-row INSERT ... VALUES
         `statements`): one statement where the database allows (Connection.find_or_insert)."""
         key = await self.most_selective_first(conn, key)
         params = Params(self.bot_id)
-        return await conn.find_or_insert(self.query(params, key), params.args, statements)
+        return await conn.find_or_insert(self.shape, self.query(params, key), params.args, statements)
 
     async def most_selective_first(self, conn: Connection, key: LookupKey) -> LookupKey:
         """The key with the pair that the fewest resources carry first: the lookup walks that
@@ -79,7 +82,7 @@ class Lookup:
             f" AND d.key = {params(k)} AND d.value = {params(v)} LIMIT {COUNT_CAP + 1}) c{index}) AS n{index}"
             for index, (k, v) in enumerate(key.pairs)
         )
-        row = await conn.fetch_one(f"SELECT {counts}", *params.args)
+        row = await conn.fetch_one(dict, f"SELECT {counts}", *params.args)
         assert row is not None, "a SELECT without FROM returns one row"
         ranked = sorted(range(len(key.pairs)), key=lambda index: int(row[f"n{index}"]))
         return replace(key, pairs=tuple(key.pairs[index] for index in ranked))

@@ -1,6 +1,7 @@
 """The tag index: one row per (resource, key), for lookups by tag and list filters."""
 
 from collections.abc import Mapping
+from typing import TypedDict
 
 from parley.store.database import Connection, Statement
 from parley.store.sql import Params
@@ -13,6 +14,13 @@ TABLES = {
     "workflow": "workflows",
     "task": "tasks",
 }
+
+
+class TaggedRow(TypedDict):
+    """The columns every tagged resource's row has: its id, and its tags as a JSON object."""
+
+    id: str
+    tags: str
 
 
 def namespace(key: str) -> str:
