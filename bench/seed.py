@@ -110,6 +110,7 @@ def _message_rows(
                 "key": TAG_KEY,
                 "value": value,
                 "ns": namespace(TAG_KEY),
+                "created_at": now,
             },
         )
 

@@ -160,7 +160,7 @@ def _new_message(
             scheduled_for=scheduled_for,
             now=created_at,
         ),
-        *index_tags(bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags),
+        *index_tags(bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags, created_at=created_at),
     ]
     if joins:
         statements.append(

@@ -3,8 +3,9 @@
 from typing import TypedDict
 
 from parley.store.database import Connection, Statement
+from parley.store.listing import Driver, Listing, Members, Tag, fetch_listing
 from parley.store.lookup import Lookup
-from parley.store.sql import Cursor, Order, Params, fetch_page, select_list, tag_filter
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 from parley.store.users import COLUMNS as USER_COLUMNS
 from parley.store.users import UserRow
 
@@ -106,24 +107,31 @@ async def list_conversations(
     limit: int,
 ) -> tuple[list[ConversationRow], str | None]:
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM conversations r WHERE r.bot_id = $1"
+    conditions = ""
+    drivers: list[Driver] = [Tag("conversation", key, value) for key, value in tags.items()]
     if integration is not None:
-        sql += f" AND r.integration = {params(integration)}"
+        conditions += f" AND r.integration = {params(integration)}"
     if integration_name is not None:
         name = params(integration_name)
-        sql += f" AND (r.integration = {name} OR r.integration_name = {name})"
+        conditions += f" AND (r.integration = {name} OR r.integration_name = {name})"
     if channel is not None:
-        sql += f" AND r.channel = {params(channel)}"
-    for user_id in participant_ids:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = r.id"
-            f" AND p.user_id = {params(user_id)})"
+        conditions += f" AND r.channel = {params(channel)}"
+    drivers += [
+        Members(
+            "SELECT p.conversation_id AS id FROM participants p WHERE p.bot_id = $1 AND p.user_id = $2",
+            "EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = r.id AND p.user_id = $2 LIMIT 1 OFFSET 0)",
+            (user_id,),
         )
+        for user_id in participant_ids
+    ]
     if after is not None:
-        sql += f" AND r.created_at >= {params(after)}"
+        conditions += f" AND r.created_at >= {params(after)}"
     if before is not None:
-        sql += f" AND r.created_at <= {params(before)}"
-    sql += tag_filter(params, bot_id_param="$1", kind="conversation", tags=tags)
+        conditions += f" AND r.created_at <= {params(before)}"
+    if drivers:
+        listing = Listing("conversations", COLUMNS, bot_id, conditions, params.args[1:], drivers, order, cursor, limit)
+        return await fetch_listing(conn, ConversationRow, listing)
+    sql = f"SELECT {COLUMNS} FROM conversations r WHERE r.bot_id = $1{conditions}"
     return await fetch_page(conn, ConversationRow, sql, params, order=order, cursor=cursor, limit=limit)
 
 

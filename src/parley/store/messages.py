@@ -3,8 +3,9 @@
 from typing import TypedDict, cast
 
 from parley.store.database import Connection, Statement
+from parley.store.listing import Column, Driver, Listing, Tag, fetch_listing
 from parley.store.lookup import Lookup, LookupKey
-from parley.store.sql import Cursor, Order, Params, fetch_page, select_list, tag_filter
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
 
 class MessageRow(TypedDict):
@@ -164,20 +165,28 @@ async def list_messages(
     cursor: Cursor | None,
     limit: int,
 ) -> tuple[list[MessageRow], str | None]:
-    """Messages newest first, leaving out those scheduled for later than `now`."""
+    """Messages newest first, leaving out those scheduled for later than `now`. A list filtered
+    by tags is driven by its most selective tag or conversation (store.listing)."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM messages r WHERE r.bot_id = $1"
+    conditions = ""
+    drivers: list[Driver] = [Tag("message", key, value) for key, value in tags.items()]
     if conversation_id is not None:
-        sql += f" AND r.conversation_id = {params(conversation_id)}"
+        if drivers:
+            drivers.append(Column("messages", "conversation_id", conversation_id))
+        else:
+            conditions += f" AND r.conversation_id = {params(conversation_id)}"
     if integration is not None:
-        sql += (
+        conditions += (
             " AND r.conversation_id IN (SELECT c.id FROM conversations c WHERE c.bot_id = $1"
             f" AND c.integration = {params(integration)})"
         )
-    sql += f" AND (r.scheduled_for IS NULL OR r.scheduled_for <= {params(now)})"
+    conditions += f" AND (r.scheduled_for IS NULL OR r.scheduled_for <= {params(now)})"
     if after is not None:
-        sql += f" AND r.created_at >= {params(after)}"
+        conditions += f" AND r.created_at >= {params(after)}"
     if before is not None:
-        sql += f" AND r.created_at <= {params(before)}"
-    sql += tag_filter(params, bot_id_param="$1", kind="message", tags=tags)
+        conditions += f" AND r.created_at <= {params(before)}"
+    if drivers:
+        listing = Listing("messages", COLUMNS, bot_id, conditions, params.args[1:], drivers, Order(), cursor, limit)
+        return await fetch_listing(conn, MessageRow, listing)
+    sql = f"SELECT {COLUMNS} FROM messages r WHERE r.bot_id = $1{conditions}"
     return await fetch_page(conn, MessageRow, sql, params, order=Order(), cursor=cursor, limit=limit)

@@ -82,15 +82,6 @@ class Order:
         return f" ORDER BY {alias}.{self.column} {direction}, {alias}.id {direction}"
 
 
-def tag_filter(params: Params, *, bot_id_param: str, kind: str, tags: dict[str, str], alias: str = "r") -> str:
-    """Rows that carry every given tag with exactly the given value."""
-    return "".join(
-        f" AND {alias}.id IN (SELECT f.resource_id FROM tag_index f WHERE f.bot_id = {bot_id_param}"
-        f" AND f.kind = {params(kind)} AND f.key = {params(key)} AND f.value = {params(value)})"
-        for key, value in tags.items()
-    )
-
-
 async def fetch_page(
     conn: Connection, shape: type[R], sql: str, params: Params, *, order: Order, cursor: Cursor | None, limit: int
 ) -> tuple[list[R], str | None]:

@@ -3,7 +3,8 @@
 from typing import TypedDict
 
 from parley.store.database import Connection
-from parley.store.sql import Cursor, Order, Params, fetch_page, select_list, tag_filter
+from parley.store.listing import fetch_filtered
+from parley.store.sql import Cursor, Params, select_list
 
 
 class TaskRow(TypedDict):
@@ -87,7 +88,7 @@ async def list_tasks(
 ) -> tuple[list[TaskRow], str | None]:
     """Tasks newest first; with `integration`, only those of that installation's conversations."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM tasks r WHERE r.bot_id = $1"
+    sql = ""
     if integration is not None:
         sql += (
             " AND r.conversation_id IN (SELECT c.id FROM conversations c WHERE c.bot_id = $1"
@@ -97,5 +98,6 @@ async def list_tasks(
         sql += f" AND r.{column} = {params(value)}"
     if statuses:
         sql += f" AND r.status IN ({params.many(statuses)})"
-    sql += tag_filter(params, bot_id_param="$1", kind="task", tags=tags)
-    return await fetch_page(conn, TaskRow, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_filtered(
+        conn, TaskRow, "tasks", COLUMNS, params, sql, kind="task", tags=tags, cursor=cursor, limit=limit
+    )

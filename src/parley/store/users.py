@@ -3,8 +3,9 @@
 from typing import TypedDict
 
 from parley.store.database import Connection
+from parley.store.listing import Driver, Listing, Members, Tag, fetch_listing
 from parley.store.lookup import Lookup
-from parley.store.sql import Cursor, Order, Params, fetch_page, select_list, tag_filter
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
 
 class UserRow(TypedDict):
@@ -92,16 +93,25 @@ async def list_users(
     limit: int,
 ) -> tuple[list[UserRow], str | None]:
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM users r WHERE r.bot_id = $1"
+    conditions = ""
+    drivers: list[Driver] = [Tag("user", key, value) for key, value in tags.items()]
     if integration is not None:
-        sql += f" AND r.integration = {params(integration)}"
+        conditions += f" AND r.integration = {params(integration)}"
     if conversation_id is not None:
-        sql += (
-            f" AND r.id IN (SELECT p.user_id FROM participants p WHERE p.conversation_id = {params(conversation_id)})"
+        drivers.append(
+            Members(
+                "SELECT p.user_id AS id FROM participants p WHERE p.bot_id = $1 AND p.conversation_id = $2",
+                "EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = $2 AND p.user_id = r.id"
+                " LIMIT 1 OFFSET 0)",
+                (conversation_id,),
+            )
         )
     if after is not None:
-        sql += f" AND r.{range_field} >= {params(after)}"
+        conditions += f" AND r.{range_field} >= {params(after)}"
     if before is not None:
-        sql += f" AND r.{range_field} <= {params(before)}"
-    sql += tag_filter(params, bot_id_param="$1", kind="user", tags=tags)
+        conditions += f" AND r.{range_field} <= {params(before)}"
+    if drivers:
+        listing = Listing("users", COLUMNS, bot_id, conditions, params.args[1:], drivers, order, cursor, limit)
+        return await fetch_listing(conn, UserRow, listing)
+    sql = f"SELECT {COLUMNS} FROM users r WHERE r.bot_id = $1{conditions}"
     return await fetch_page(conn, UserRow, sql, params, order=order, cursor=cursor, limit=limit)

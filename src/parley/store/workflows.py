@@ -4,8 +4,9 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 from parley.store.database import Connection
+from parley.store.listing import fetch_filtered
 from parley.store.lookup import Lookup
-from parley.store.sql import Cursor, Order, Params, fetch_page, select_list, tag_filter
+from parley.store.sql import Cursor, Params, select_list
 
 
 class WorkflowRow(TypedDict):
@@ -137,7 +138,7 @@ async def list_workflows(
 ) -> tuple[list[WorkflowRow], str | None]:
     """Workflows newest first."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM workflows r WHERE r.bot_id = $1"
+    sql = ""
     for column, value in (
         ("conversation_id", conversation_id),
         ("user_id", user_id),
@@ -148,5 +149,6 @@ async def list_workflows(
             sql += f" AND r.{column} = {params(value)}"
     if statuses:
         sql += f" AND r.status IN ({params.many(statuses)})"
-    sql += tag_filter(params, bot_id_param="$1", kind="workflow", tags=tags)
-    return await fetch_page(conn, WorkflowRow, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_filtered(
+        conn, WorkflowRow, "workflows", COLUMNS, params, sql, kind="workflow", tags=tags, cursor=cursor, limit=limit
+    )
