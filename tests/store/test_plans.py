@@ -251,6 +251,14 @@ def _prepared(url: str) -> Iterator[Prepared]:
         loop.close()
 
 
+def _literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def _explain(prepared: Prepared, query: Query) -> list[str]:
     """The plans of every statement `query` runs."""
     database, loop = prepared
@@ -265,10 +273,17 @@ def _explain(prepared: Prepared, query: Query) -> list[str]:
                     rows = await conn.fetch_all(dict, f"EXPLAIN QUERY PLAN {sql}", *args)
                     plans.append("\n".join(str(row["detail"]) for row in rows))
                 else:
+                    # EXPLAIN with bound values plans for those values: the generic plan comes
+                    # from a prepared statement executed with the plan cache forced to it.
                     await conn.execute("SET plan_cache_mode = force_generic_plan")
-                    rows = await conn.fetch_all(dict, f"EXPLAIN {sql}", *args)
+                    await conn.execute(f"PREPARE parley_plan AS {sql}")
+                    values = ", ".join(_literal(arg) for arg in args)
+                    rows = await conn.fetch_all(dict, f"EXPLAIN EXECUTE parley_plan({values})")
+                    await conn.execute("DEALLOCATE parley_plan")
                     await conn.execute("RESET plan_cache_mode")
-                    plans.append("\n".join(str(row["QUERY PLAN"]) for row in rows))
+                    plan = "\n".join(str(row["QUERY PLAN"]) for row in rows)
+                    assert "$1" in plan or not args, f"not a generic plan: {plan}"
+                    plans.append(plan)
             return plans
 
     return loop.run_until_complete(run())

@@ -100,7 +100,10 @@ async def list_users(
     if conversation_id is not None:
         drivers.append(
             Members(
-                "SELECT p.user_id AS id FROM participants p WHERE p.bot_id = $1 AND p.conversation_id = $2",
+                # `p.bot_id || ''` keeps SQLite, which has no statistics, from reading the bot's
+                # participants through participants_user rather than the conversation's through
+                # the primary key.
+                "SELECT p.user_id AS id FROM participants p WHERE p.conversation_id = $2 AND p.bot_id || '' = $1",
                 "EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = $2 AND p.user_id = r.id"
                 " LIMIT 1 OFFSET 0)",
                 (conversation_id,),
