@@ -1,6 +1,6 @@
 """States: one row per (bot, owner namespace, type, resource, name)."""
 
-from parley.store.database import Connection, Row
+from parley.store.database import TIMERS, Connection, Row
 
 COLUMNS = "id, bot_id, integration, type, resource_id, name, payload, expiry, expires_at, created_at, updated_at"
 _KEY = "bot_id = $1 AND integration = $2 AND type = $3 AND resource_id = $4 AND name = $5"
@@ -29,7 +29,7 @@ async def insert_state(
     now: str,
 ) -> int:
     """Inserts the state unless one with the same key exists; the number of rows inserted."""
-    return await conn.execute(
+    inserted = await conn.execute(
         f"INSERT INTO states ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
         " ON CONFLICT (bot_id, integration, type, resource_id, name) DO NOTHING",
         id,
@@ -43,6 +43,9 @@ async def insert_state(
         expires_at,
         now,
     )
+    if inserted and expires_at is not None:
+        conn.announce(TIMERS, expires_at)
+    return inserted
 
 
 async def update_state(
@@ -56,6 +59,8 @@ async def update_state(
         expires_at,
         now,
     )
+    if expires_at is not None:
+        conn.announce(TIMERS, expires_at)
 
 
 async def delete_state(conn: Connection, *, id: str) -> None:

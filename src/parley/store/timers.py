@@ -1,7 +1,7 @@
 """Timers: scheduled work (a message to release, an event to dispatch, a workflow to time out) as rows
 with a due time."""
 
-from parley.store.database import Connection, Row
+from parley.store.database import TIMERS, Connection, Row
 
 
 async def add_timer(conn: Connection, *, kind: str, resource_id: str, bot_id: str, due_at: str) -> None:
@@ -12,6 +12,7 @@ async def add_timer(conn: Connection, *, kind: str, resource_id: str, bot_id: st
         bot_id,
         due_at,
     )
+    conn.announce(TIMERS, due_at)
 
 
 async def take_timer(conn: Connection, *, kind: str, resource_id: str) -> bool:
