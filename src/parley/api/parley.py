@@ -74,8 +74,6 @@ async def retry_delivery(request: Call, delivery_id: str) -> Answer:
     found = services(request)
     async with admin(request, write=True) as conn:
         delivery = await deliveries.retry(conn, delivery_id, now=found.now())
-    if found.dispatcher is not None:
-        found.dispatcher.poke()
     return respond({"delivery": delivery})
 
 
@@ -85,8 +83,6 @@ async def rotate_webhook(request: Call, bot_id: str, alias: str) -> Answer:
     found = services(request)
     async with admin(request, write=True) as conn:
         installation = await admin_rules.rotate_webhook(conn, bot_id, alias, now=found.now())
-    if found.dispatcher is not None:
-        found.dispatcher.poke()
     webhook_id = installation["webhook_id"]
     return respond({"webhookId": webhook_id, "webhookUrl": admin_rules.webhook_url(found.base_url, webhook_id)})
 
