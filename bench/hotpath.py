@@ -78,7 +78,7 @@ def parse_options(argv: list[str] | None) -> Options:
     add_database_options(parser)
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of load before measuring (default 2)")
-    parser.add_argument("--callers", default="16,1", help="concurrent sequences, one run each (default 16,1)")
+    parser.add_argument("--callers", default="16,4,1", help="concurrent sequences, one run each (default 16,4,1)")
     parser.add_argument("--idle", type=float, default=10, help="seconds of idle server measured (default 10)")
     parser.add_argument(
         "--quiet-wait", type=float, default=60, help="before each run, wait up to this long for a quiet machine"
@@ -125,9 +125,11 @@ class Idle:
     database: str
     seconds: float
     transactions: float
-    """PostgreSQL: transactions committed in the server's database (pg_stat_database)."""
+    """PostgreSQL: transactions committed in the server's database (pg_stat_database), per second."""
     lock_calls: float
-    """SQLite: fcntl lock calls of the server's event-loop thread (strace); a read takes two."""
+    """fcntl calls of the server's event-loop thread per second: SQLite takes two for each read."""
+    writes: float
+    """write calls of the server's event-loop thread per second: one for each PostgreSQL round trip."""
     cpu_ms: float
     """The server's CPU time over the whole idle window."""
 
@@ -230,20 +232,22 @@ def _arrivals(bot: Server, expected: set[str]) -> dict[str, float]:
         time.sleep(0.5)
 
 
-def _strace_lock_calls(pid: int, seconds: float) -> float:
-    """fcntl calls of the process's main thread (its event loop) over `seconds`, counted by strace."""
+def _strace_calls(pid: int, seconds: float) -> dict[str, float]:
+    """System calls per second of the process's main thread (its event loop) over `seconds`,
+    counted by strace: `fcntl` (SQLite takes and drops a lock for each read) and `write` (a
+    PostgreSQL round trip starts with one; an idle server writes nothing else)."""
     done = subprocess.run(
-        ["timeout", "-s", "INT", str(seconds), "strace", "-c", "-e", "trace=fcntl", "-p", str(pid)],
+        ["timeout", "-s", "INT", str(seconds), "strace", "-c", "-e", "trace=fcntl,write", "-p", str(pid)],
         capture_output=True,
         text=True,
         check=False,
     )
-    found = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?fcntl$", done.stderr, re.MULTILINE)
-    if found is None:
-        if "fcntl" not in done.stderr and "attach" not in done.stderr:
-            return 0.0
+    if "attach" in done.stderr and "attached" not in done.stderr:
         raise BenchError(f"strace could not count the server's calls:\n{done.stderr}")
-    return int(found.group(1)) / seconds
+    counts = {"fcntl": 0.0, "write": 0.0}
+    for found in re.finditer(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fcntl|write)$", done.stderr, re.M):
+        counts[found.group(2)] = int(found.group(1)) / seconds
+    return counts
 
 
 async def _transactions(admin_url: str, name: str) -> int:
@@ -265,13 +269,13 @@ def measure_idle(options: Options, kind: str, parley: Server, postgres_name: str
         # Backends report their counts at most once a second: wait for those of the set-up.
         time.sleep(2)
         before = asyncio.run(_transactions(options.postgres_url, postgres_name))
-        time.sleep(options.idle)
+        calls = _strace_calls(parley.pid, options.idle)
         after = asyncio.run(_transactions(options.postgres_url, postgres_name))
-        transactions, lock_calls = (after - before) / options.idle, float("nan")
+        transactions = (after - before) / options.idle
     else:
-        transactions, lock_calls = float("nan"), _strace_lock_calls(parley.pid, options.idle)
+        calls, transactions = _strace_calls(parley.pid, options.idle), float("nan")
     spent = CpuTimes.now([parley.pid], None).since(cpu_before)
-    return Idle(kind, options.idle, transactions, lock_calls, spent.servers[0] * 1000)
+    return Idle(kind, options.idle, transactions, calls["fcntl"], calls["write"], spent.servers[0] * 1000)
 
 
 def measure(options: Options, work: Path, kind: str, bot: Server) -> tuple[list[Run], Idle]:
@@ -286,6 +290,7 @@ def measure(options: Options, work: Path, kind: str, bot: Server) -> tuple[list[
             idle = measure_idle(options, kind, parley, postgres_name)
             print(
                 f"  {kind:<10} idle: {idle.transactions:.1f} transactions/s, {idle.lock_calls:.1f} lock calls/s,"
+                f" {idle.writes:.1f} writes/s,"
                 f" CPU {idle.cpu_ms / idle.seconds:.1f} ms/s",
                 file=sys.stderr,
                 flush=True,
@@ -358,11 +363,13 @@ def report(runs: list[Run], idles: list[Idle], options: Options, *, measured: st
         )
     lines += [
         "",
-        "| database | idle seconds | transactions/s (PostgreSQL) | lock calls/s (SQLite) | server CPU ms/s |",
-        "|---|--:|--:|--:|--:|",
+        "| database | idle seconds | transactions/s (pg_stat_database) | fcntl/s (SQLite: 2 a read)"
+        " | write/s (PostgreSQL: 1 a round trip) | server CPU ms/s |",
+        "|---|--:|--:|--:|--:|--:|",
     ]
     lines += [
-        f"| {i.database} | {i.seconds:g} | {i.transactions:.1f} | {i.lock_calls:.1f} | {i.cpu_ms / i.seconds:.2f} |"
+        f"| {i.database} | {i.seconds:g} | {i.transactions:.1f} | {i.lock_calls:.1f} | {i.writes:.1f}"
+        f" | {i.cpu_ms / i.seconds:.2f} |"
         for i in idles
     ]
     return "\n".join(lines)
