@@ -20,8 +20,9 @@ from sqlalchemy import Table
 
 from parley.clock import iso_from_ms
 from parley.config import Settings
-from parley.service.admin import create_bot, create_bot_api_key
 from parley.service.admin_models import CreateBot, CreateBotApiKey
+from parley.service.api_keys import create_bot_api_key
+from parley.service.bots import create_bot
 from parley.store import open_database, tables
 from parley.store.database import Connection, Database
 from parley.store.migrate import run_migrations
@@ -109,6 +110,7 @@ def _message_rows(
                 "key": TAG_KEY,
                 "value": value,
                 "ns": namespace(TAG_KEY),
+                "created_at": now,
             },
         )
 
@@ -184,7 +186,7 @@ async def _seed(db: Database, messages: int, *, sample: int) -> Seeded:
     random.shuffle(message_sample)
     return Seeded(
         bot_id=bot_id,
-        bot_key=str(key["value"]),
+        bot_key=key.value,
         conversations=conversations,
         users=users,
         message_sample=message_sample,

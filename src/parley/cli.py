@@ -21,9 +21,9 @@ from parley.dispatch.worker import Dispatcher
 from parley.errors import ApiError
 from parley.metrics import METRICS, MULTIPROCESS_DIR
 from parley.scheduler import Scheduler
-from parley.service import admin as admin_rules
+from parley.service import bots as bot_rules
 from parley.service import deliveries as delivery_rules
-from parley.service.admin import ensure_admin_token
+from parley.service.api_keys import ensure_admin_token
 from parley.service.common import Page
 from parley.store import open_database
 from parley.store.database import Connection
@@ -232,11 +232,11 @@ def rotate_webhook(bot_id: str, alias: str) -> None:
     now = iso_from_ms(SystemClock().now_ms())
     try:
         installation = asyncio.run(
-            _with_connection(settings, lambda conn: admin_rules.rotate_webhook(conn, bot_id, alias, now=now))
+            _with_connection(settings, lambda conn: bot_rules.rotate_webhook(conn, bot_id, alias, now=now))
         )
     except ApiError as error:
         raise click.ClickException(error.message) from None
-    click.echo(admin_rules.webhook_url(settings.base_url, installation["webhook_id"]))
+    click.echo(bot_rules.webhook_url(settings.base_url, installation["webhook_id"]))
 
 
 @main.group()

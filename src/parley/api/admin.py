@@ -1,7 +1,5 @@
 """/v1/admin: bots, integrations and their API keys (the subset a self-hosted server needs)."""
 
-from typing import Any
-
 from parley.api.common import (
     admin,
     decode,
@@ -16,8 +14,9 @@ from parley.api.common import (
 )
 from parley.api.routing import Answer, Call, delete, get, post, put
 from parley.errors import InvalidPayload
-from parley.service import admin as rules
+from parley.service import api_keys, bots, integrations
 from parley.service.admin_models import (
+    Bot,
     CreateBot,
     CreateBotApiKey,
     CreateIntegration,
@@ -29,18 +28,18 @@ from parley.service.identity import BOT, INTEGRATION
 from parley.store.database import Connection
 
 
-async def _bot_body(request: Call, conn: Connection, bot_id: str) -> dict[str, Any]:
-    row = await rules.require_bot(conn, bot_id)
+async def _bot_body(request: Call, conn: Connection, bot_id: str) -> dict[str, Bot]:
+    row = await bots.require_bot(conn, bot_id)
     keyed_by_alias = request.headers.get("x-multiple-integrations", "").lower() == "true"
     base_url = services(request).base_url
-    return {"bot": await rules.bot_view(conn, row, keyed_by_alias=keyed_by_alias, base_url=base_url)}
+    return {"bot": await bots.bot_view(conn, row, keyed_by_alias=keyed_by_alias, base_url=base_url)}
 
 
 @post("/v1/admin/bots")
 async def create_bot(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
-        bot_id = await rules.create_bot(conn, decode(raw, CreateBot), now=services(request).now())
+        bot_id = await bots.create_bot(conn, decode(raw, CreateBot), now=services(request).now())
         body = await _bot_body(request, conn, bot_id)
     return respond(body)
 
@@ -49,8 +48,8 @@ async def create_bot(request: Call) -> Answer:
 async def list_bots(request: Call) -> Answer:
     order, page, dev = query_order(request), query_page(request), query_bool(request, "dev")
     async with admin(request, write=False) as conn:
-        rows, next_token = await rules.list_bots(conn, dev=dev, order=order, page=page)
-    return respond(page_body("bots", [rules.bot_summary(row) for row in rows], next_token))
+        rows, next_token = await bots.list_bots(conn, dev=dev, order=order, page=page)
+    return respond(page_body("bots", [bots.bot_summary(row) for row in rows], next_token))
 
 
 @get("/v1/admin/bots/{bot_id}")
@@ -64,7 +63,7 @@ async def get_bot(request: Call, bot_id: str) -> Answer:
 async def update_bot(request: Call, bot_id: str) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
-        await rules.update_bot(conn, bot_id, decode(raw, UpdateBot), now=services(request).now())
+        await bots.update_bot(conn, bot_id, decode(raw, UpdateBot), now=services(request).now())
         body = await _bot_body(request, conn, bot_id)
     return respond(body)
 
@@ -72,7 +71,7 @@ async def update_bot(request: Call, bot_id: str) -> Answer:
 @delete("/v1/admin/bots/{bot_id}")
 async def delete_bot(request: Call, bot_id: str) -> Answer:
     async with admin(request, write=True) as conn:
-        await rules.delete_bot(conn, bot_id)
+        await bots.delete_bot(conn, bot_id)
     return respond({})
 
 
@@ -82,8 +81,8 @@ async def list_bot_api_keys(request: Call) -> Answer:
     if bot_id is None:
         raise InvalidPayload("Query parameter `botId` is required.")
     async with admin(request, write=False) as conn:
-        await rules.require_bot(conn, bot_id)
-        keys = await rules.list_keys(conn, kind=BOT, owner_id=bot_id)
+        await bots.require_bot(conn, bot_id)
+        keys = await api_keys.list_keys(conn, kind=BOT, owner_id=bot_id)
     return respond({"baks": keys})
 
 
@@ -91,14 +90,14 @@ async def list_bot_api_keys(request: Call) -> Answer:
 async def create_bot_api_key(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
-        key = await rules.create_bot_api_key(conn, decode(raw, CreateBotApiKey), now=services(request).now())
+        key = await api_keys.create_bot_api_key(conn, decode(raw, CreateBotApiKey), now=services(request).now())
     return respond(key)
 
 
 @delete("/v1/admin/bots/baks/{key_id}")
 async def delete_bot_api_key(request: Call, key_id: str) -> Answer:
     async with admin(request, write=True) as conn:
-        await rules.delete_key(conn, kind=BOT, key_id=key_id)
+        await api_keys.delete_key(conn, kind=BOT, key_id=key_id)
     return respond({})
 
 
@@ -106,18 +105,18 @@ async def delete_bot_api_key(request: Call, key_id: str) -> Answer:
 async def create_integration(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
-        integration_id = await rules.create_integration(
+        integration_id = await integrations.create_integration(
             conn, decode(raw, CreateIntegration), now=services(request).now()
         )
-        row = await rules.require_integration(conn, integration_id)
-    return respond({"integration": rules.integration_view(row)})
+        row = await integrations.require_integration(conn, integration_id)
+    return respond({"integration": integrations.integration_view(row)})
 
 
 @get("/v1/admin/integrations")
 async def list_integrations(request: Call) -> Answer:
     order, page, dev = query_order(request), query_page(request), query_bool(request, "dev")
     async with admin(request, write=False) as conn:
-        rows, next_token = await rules.list_integrations(
+        rows, next_token = await integrations.list_integrations(
             conn,
             name=query_str(request, "name"),
             version=query_str(request, "version"),
@@ -126,31 +125,31 @@ async def list_integrations(request: Call) -> Answer:
             order=order,
             page=page,
         )
-    return respond(page_body("integrations", [rules.integration_summary(row) for row in rows], next_token))
+    return respond(page_body("integrations", [integrations.integration_summary(row) for row in rows], next_token))
 
 
 @get("/v1/admin/integrations/{integration_id}")
 async def get_integration(request: Call, integration_id: str) -> Answer:
     async with admin(request, write=False) as conn:
-        row = await rules.require_integration(conn, integration_id)
-    return respond({"integration": rules.integration_view(row)})
+        row = await integrations.require_integration(conn, integration_id)
+    return respond({"integration": integrations.integration_view(row)})
 
 
 @put("/v1/admin/integrations/{integration_id}")
 async def update_integration(request: Call, integration_id: str) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
-        await rules.update_integration(
+        await integrations.update_integration(
             conn, integration_id, decode(raw, UpdateIntegration), now=services(request).now()
         )
-        row = await rules.require_integration(conn, integration_id)
-    return respond({"integration": rules.integration_view(row)})
+        row = await integrations.require_integration(conn, integration_id)
+    return respond({"integration": integrations.integration_view(row)})
 
 
 @delete("/v1/admin/integrations/{integration_id}")
 async def delete_integration(request: Call, integration_id: str) -> Answer:
     async with admin(request, write=True) as conn:
-        await rules.delete_integration(conn, integration_id)
+        await integrations.delete_integration(conn, integration_id)
     return respond({})
 
 
@@ -160,8 +159,8 @@ async def list_integration_api_keys(request: Call) -> Answer:
     if integration_id is None:
         raise InvalidPayload("Query parameter `integrationId` is required.")
     async with admin(request, write=False) as conn:
-        await rules.require_integration(conn, integration_id)
-        keys = await rules.list_keys(conn, kind=INTEGRATION, owner_id=integration_id)
+        await integrations.require_integration(conn, integration_id)
+        keys = await api_keys.list_keys(conn, kind=INTEGRATION, owner_id=integration_id)
     return respond({"iaks": keys})
 
 
@@ -169,7 +168,7 @@ async def list_integration_api_keys(request: Call) -> Answer:
 async def create_integration_api_key(request: Call) -> Answer:
     raw = await read_body(request)
     async with admin(request, write=True) as conn:
-        key = await rules.create_integration_api_key(
+        key = await api_keys.create_integration_api_key(
             conn, decode(raw, CreateIntegrationApiKey), now=services(request).now()
         )
     return respond(key)
@@ -178,7 +177,7 @@ async def create_integration_api_key(request: Call) -> Answer:
 @delete("/v1/admin/integrations/iaks/{key_id}")
 async def delete_integration_api_key(request: Call, key_id: str) -> Answer:
     async with admin(request, write=True) as conn:
-        await rules.delete_key(conn, kind=INTEGRATION, key_id=key_id)
+        await api_keys.delete_key(conn, kind=INTEGRATION, key_id=key_id)
     return respond({})
 
 

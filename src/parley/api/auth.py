@@ -5,6 +5,7 @@ import hmac
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from parley.api.routing import Call
 from parley.asgi import ASGIApp, Receive, Scope, Send
@@ -12,7 +13,11 @@ from parley.errors import Forbidden, InvalidPayload, ResourceNotFound, Unauthori
 from parley.service.definitions import DefinitionCache
 from parley.service.identity import ADMIN, BOT, INTEGRATION, Identity, hash_token
 from parley.store import api_keys
-from parley.store.database import ConditionFailed, Connection, Database, Row, Statement
+from parley.store.api_keys import ApiKeyRow, KeyForBotRow
+from parley.store.database import ConditionFailed, Connection, Database, Statement
+
+# A key row, whichever query read it.
+K = TypeVar("K", bound=ApiKeyRow)
 
 
 def _token_hash(headers: Mapping[str, str]) -> str:
@@ -24,14 +29,16 @@ def _token_hash(headers: Mapping[str, str]) -> str:
     return hash_token(token)
 
 
-def _matching(row: Row | None, token_hash: str) -> Row:
+def _matching(row: K | None, token_hash: str) -> K:
     """The key row found by the caller's token hash; Unauthorized when there is none."""
     if row is None or not hmac.compare_digest(row["token_hash"], token_hash):
         raise Unauthorized("The bearer token is not a valid Parley API key.")
     return row
 
 
-async def _identity(conn: Connection, cache: DefinitionCache, headers: Mapping[str, str], key: Row) -> Identity:
+async def _identity(
+    conn: Connection, cache: DefinitionCache, headers: Mapping[str, str], key: KeyForBotRow
+) -> Identity:
     bot_id = headers.get("x-bot-id", "")
     if not bot_id:
         raise InvalidPayload("The x-bot-id header is required.")

@@ -8,8 +8,7 @@ from parley.api.common import admin, decode, page_body, query_page, query_str, r
 from parley.api.routing import Answer, Call, get, post
 from parley.clock import AdjustableClock, iso_from_ms
 from parley.errors import ResourceNotFound
-from parley.service import admin as admin_rules
-from parley.service import deliveries, integration_ops
+from parley.service import bots, deliveries, integration_ops
 from parley.service.models import Body
 
 
@@ -82,9 +81,9 @@ async def rotate_webhook(request: Call, bot_id: str, alias: str) -> Answer:
     """A new webhook id for an installation; the old one answers 404 from now on."""
     found = services(request)
     async with admin(request, write=True) as conn:
-        installation = await admin_rules.rotate_webhook(conn, bot_id, alias, now=found.now())
+        installation = await bots.rotate_webhook(conn, bot_id, alias, now=found.now())
     webhook_id = installation["webhook_id"]
-    return respond({"webhookId": webhook_id, "webhookUrl": admin_rules.webhook_url(found.base_url, webhook_id)})
+    return respond({"webhookId": webhook_id, "webhookUrl": bots.webhook_url(found.base_url, webhook_id)})
 
 
 @get("/v1/parley/analytics")

@@ -9,7 +9,7 @@ import msgspec
 
 from parley import ids
 from parley.errors import Runtime
-from parley.service.admin import webhook_url
+from parley.service.bots import webhook_url
 from parley.service.conversations import to_conversation
 from parley.service.definitions import BotDefinition, DefinitionCache, Installation
 from parley.service.events import to_event
@@ -23,7 +23,9 @@ from parley.store import events as event_store
 from parley.store import integrations as integration_store
 from parley.store import messages as message_store
 from parley.store import users as user_store
-from parley.store.database import Connection, Row
+from parley.store.bots import BotRow, InstallationTarget
+from parley.store.database import Connection
+from parley.store.deliveries import DeliveryRow
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def _base64_json(value: Any) -> str:
     return base64.b64encode(msgspec.json.encode(value)).decode()
 
 
-async def _bot(conn: Connection, cache: DefinitionCache, bot_id: str) -> tuple[Row, BotDefinition]:
+async def _bot(conn: Connection, cache: DefinitionCache, bot_id: str) -> tuple[BotRow, BotDefinition]:
     row = await bot_store.get_bot(conn, bot_id)
     definition = None if row is None else await cache.current(conn, bot_id)
     if row is None or definition is None:
@@ -53,24 +55,24 @@ async def _bot(conn: Connection, cache: DefinitionCache, bot_id: str) -> tuple[R
     return row, definition
 
 
-async def to_bot(conn: Connection, cache: DefinitionCache, delivery: Row) -> Call:
+async def to_bot(conn: Connection, cache: DefinitionCache, delivery: DeliveryRow) -> Call:
     """`event_received` for the bot's server."""
     bot_row, bot = await _bot(conn, cache, delivery["bot_id"])
     if not bot_row["url"]:
         raise Undeliverable(f"Bot {bot.id} has no url to send events to.")
-    event = await event_store.get_event(conn, bot_id=bot.id, id=delivery["event_id"])
+    event_id = delivery["event_id"]
+    event = None if event_id is None else await event_store.get_event(conn, bot_id=bot.id, id=event_id)
     if event is None:
-        raise Vanished(f"event {delivery['event_id']} no longer exists")
+        raise Vanished(f"event {event_id} no longer exists")
     headers = _bot_headers(bot_row, bot, delivery["operation"], event["type"])
     body = msgspec.json.encode({"event": to_event(Identity(bot), event)})
     return Call(bot_row["url"], headers, body)
 
 
-async def bot_user(conn: Connection, *, bot_id: str, bot_name: str, installation: Row, now: str) -> str:
+async def bot_user(conn: Connection, *, bot_id: str, bot_name: str, installation: InstallationTarget, now: str) -> str:
     """The user that stands for the bot inside an installation, created the first time it is needed."""
     if installation["bot_user_id"]:
-        user_id: str = installation["bot_user_id"]
-        return user_id
+        return installation["bot_user_id"]
     user_id = ids.new_id(ids.USER)
     await user_store.insert_user(
         conn,
@@ -101,7 +103,7 @@ def _integration_headers(
     }
 
 
-def relay_headers(installation: Row) -> dict[str, str]:
+def relay_headers(installation: InstallationTarget) -> dict[str, str]:
     """`webhook_received` for the installation the relay found (bots.find_by_webhook)."""
     headers = _integration_headers(
         bot_id=installation["bot_id"],
@@ -111,13 +113,16 @@ def relay_headers(installation: Row) -> dict[str, str]:
         webhook_id=installation["webhook_id"],
         configuration=installation["configuration"],
     )
+    assert installation["bot_user_id"] is not None, "the relay makes the bot user before it relays"
     headers["x-bot-user-id"] = installation["bot_user_id"]
     if installation["configuration_type"]:
         headers["x-bp-configuration-type"] = installation["configuration_type"]
     return headers
 
 
-def _delivery_headers(delivery: Row, integration_id: str, webhook_id: str, configuration: str) -> dict[str, str]:
+def _delivery_headers(
+    delivery: DeliveryRow, integration_id: str, webhook_id: str, configuration: str
+) -> dict[str, str]:
     return _integration_headers(
         bot_id=delivery["bot_id"],
         alias=delivery["alias"],
@@ -134,13 +139,13 @@ async def _integration_url(conn: Connection, integration_id: str) -> str:
         raise Vanished(f"integration {integration_id} no longer exists")
     if not integration["url"]:
         raise Undeliverable(f"Integration {integration['name']}@{integration['version']} has no url.")
-    url: str = integration["url"]
-    return url
+    return integration["url"]
 
 
-async def lifecycle(conn: Connection, delivery: Row, *, base_url: str, now: str) -> Call:
+async def lifecycle(conn: Connection, delivery: DeliveryRow, *, base_url: str, now: str) -> Call:
     """`register` or `unregister` for an integration, from what the delivery kept of the
     installation (it may be gone by now)."""
+    assert delivery["data"] is not None, "outbox.lifecycle gives every register and unregister its data"
     data = msgspec.json.decode(delivery["data"])
     url = await _integration_url(conn, data["integrationId"])
     headers = _delivery_headers(delivery, data["integrationId"], data["webhookId"], data["configuration"])
@@ -160,21 +165,22 @@ async def lifecycle(conn: Connection, delivery: Row, *, base_url: str, now: str)
     return Call(url, headers, body)
 
 
-async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Row, *, now: str) -> Call:
+async def to_integration(conn: Connection, cache: DefinitionCache, delivery: DeliveryRow, *, now: str) -> Call:
     """`message_created` for the integration that owns the message's conversation."""
     bot_row, bot = await _bot(conn, cache, delivery["bot_id"])
     installation_row = await bot_store.get_installation(conn, bot_id=bot.id, alias=delivery["alias"])
     installation = bot.installations.get(delivery["alias"])
     if installation_row is None or installation is None:
         raise Undeliverable(f"No integration is installed as {delivery['alias']!r} in bot {bot.id} any more.")
-    message = await message_store.get_message(conn, bot_id=bot.id, id=delivery["message_id"])
+    message_id = delivery["message_id"]
+    message = None if message_id is None else await message_store.get_message(conn, bot_id=bot.id, id=message_id)
     conversation = (
         None
         if message is None
         else await conversation_store.get_conversation(conn, bot_id=bot.id, id=message["conversation_id"])
     )
     if message is None or conversation is None:
-        raise Vanished(f"message {delivery['message_id']} no longer exists")
+        raise Vanished(f"message {message_id} no longer exists")
     url = await _integration_url(conn, installation.integration.id)
     view = Identity(bot, installation)
     author = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
@@ -203,7 +209,7 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Row
     return Call(url, headers, body)
 
 
-def _bot_headers(bot_row: Row, bot: BotDefinition, operation: str, kind: str) -> dict[str, str]:
+def _bot_headers(bot_row: BotRow, bot: BotDefinition, operation: str, kind: str) -> dict[str, str]:
     document = msgspec.json.decode(bot_row["definition"])
     configuration = (document.get("configuration") or {}).get("data") or {}
     return {
@@ -228,7 +234,7 @@ async def to_integration_action(
     conn: Connection,
     bot: BotDefinition,
     installation: Installation,
-    installation_row: Row,
+    installation_row: InstallationTarget,
     name: str,
     input: dict[str, Any],
     *,

@@ -22,7 +22,8 @@ from parley.dispatch import calls
 from parley.errors import OperationTimeout, ResourceNotFound, Runtime
 from parley.store import bots as bot_store
 from parley.store import deliveries as delivery_store
-from parley.store.database import Database, Row
+from parley.store.bots import RelayTargetRow
+from parley.store.database import Database
 
 logger = logging.getLogger("parley.relay")
 
@@ -90,6 +91,7 @@ class Relay:
         integration does not answer, or answers with a server error."""
         target = await self._installation(webhook_id)
         url = target["integration_url"]
+        assert url is not None, "_installation answers installations whose integration has a url"
         started_ms, began = self._clock.now_ms(), time.monotonic()
         request: dict[str, object] = {
             "method": inbound.method,
@@ -126,7 +128,7 @@ class Relay:
         self._note(target, started_ms, began, status, None)
         return Answer(status, _relayed_headers(raw_headers), body)
 
-    async def _installation(self, webhook_id: str) -> Row:
+    async def _installation(self, webhook_id: str) -> RelayTargetRow:
         async with self._db.connection() as conn:
             found = await bot_store.find_by_webhook(conn, webhook_id)
         if found is None or not found["enabled"]:
@@ -152,7 +154,9 @@ class Relay:
             raise ResourceNotFound(f"Webhook {webhook_id} not found.")
         return refreshed
 
-    def _note(self, target: Row, started_ms: int, began: float, status_code: int | None, error: str | None) -> None:
+    def _note(
+        self, target: RelayTargetRow, started_ms: int, began: float, status_code: int | None, error: str | None
+    ) -> None:
         """Keeps a record of the call, to be written off the caller's wait."""
         self._pending.append(
             delivery_store.Relayed(

@@ -26,7 +26,8 @@ from parley.service import outbox
 from parley.service.definitions import DefinitionCache
 from parley.store import deliveries as store
 from parley.store import events as event_store
-from parley.store.database import DELIVERIES, Database, Row
+from parley.store.database import DELIVERIES, Database
+from parley.store.deliveries import DeliveryRow
 
 logger = logging.getLogger("parley.dispatch")
 
@@ -119,7 +120,7 @@ class Dispatcher:
         self._running.pop(delivery_id, None)
         self._loop.poke(self)
 
-    async def _call(self, delivery: Row) -> calls.Call:
+    async def _call(self, delivery: DeliveryRow) -> calls.Call:
         now = iso_from_ms(self._clock.now_ms())
         async with self._db.transaction() as conn:
             if delivery["operation"] in ("register", "unregister"):
@@ -128,7 +129,7 @@ class Dispatcher:
                 return await calls.to_bot(conn, self._cache, delivery)
             return await calls.to_integration(conn, self._cache, delivery, now=now)
 
-    async def _deliver(self, delivery: Row, lease: str) -> None:
+    async def _deliver(self, delivery: DeliveryRow, lease: str) -> None:
         started_ms = self._clock.now_ms()
         began = time.monotonic()
         status_code: int | None = None
@@ -169,7 +170,7 @@ class Dispatcher:
 
     async def _record(
         self,
-        delivery: Row,
+        delivery: DeliveryRow,
         lease: str,
         started_ms: int,
         began: float,

@@ -1,10 +1,10 @@
-"""Admin API bodies: bots, integrations and their API keys."""
+"""Admin API bodies and answers: bots, integrations and their API keys."""
 
 from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, UnsetType
 
-from parley.service.models import Body, Name, TagValue
+from parley.service.models import Body, Name, Resource, TagValue
 
 Title = Annotated[str, Meta(max_length=64)]
 Description = Annotated[str, Meta(max_length=256)]
@@ -191,3 +191,128 @@ class CreateBotApiKey(Body):
 class CreateIntegrationApiKey(Body):
     integration_id: str
     note: str | None = None
+
+
+# Answers. A field without a default is always written, null included, as the Admin API's
+# clients read it; a field whose default is UNSET is written only when the stored definition
+# has it.
+
+
+class BotSummary(Resource):
+    """A bot as `listBots` lists it."""
+
+    id: str
+    created_at: str
+    updated_at: str
+    name: str
+    tags: dict[str, Any]
+
+
+class IntegrationSummary(Resource):
+    """An integration as `listIntegrations` lists it; the start of every other view of one."""
+
+    id: str
+    name: str
+    version: str
+    created_at: str
+    updated_at: str
+    title: str
+    description: str
+    icon_url: str
+    public: bool
+    visibility: str
+    verification_status: str
+    lifecycle_status: str
+
+
+class InstalledIntegration(IntegrationSummary):
+    """An entry of a bot's `integrations`: the integration and how the bot installed it."""
+
+    enabled: bool
+    webhook_url: str
+    webhook_id: str
+    configuration_type: str | None
+    configuration: dict[str, Any]
+    status: str
+    status_reason: str | None
+    disabled_channels: list[str]
+
+
+class Bot(Resource):
+    """The Bot object of the Admin API."""
+
+    id: str
+    created_at: str
+    updated_at: str
+    signing_secret: str
+    integrations: dict[str, InstalledIntegration]
+    plugins: dict[str, Any]
+    user: dict[str, Any]
+    conversation: dict[str, Any]
+    message: dict[str, Any]
+    states: dict[str, Any]
+    configuration: dict[str, Any]
+    events: dict[str, Any]
+    recurring_events: dict[str, Any]
+    subscriptions: dict[str, Any]
+    actions: dict[str, Any]
+    tags: dict[str, Any]
+    name: str
+    dev: bool
+    always_alive: bool
+    status: str
+    medias: list[Any]
+    url: str | None = None
+    description: str | UnsetType = UNSET
+    max_execution_time: int | UnsetType = UNSET
+
+
+class Tags(Resource):
+    tags: dict[str, Any]
+
+
+class TagsAndCreation(Tags):
+    """Tags and the rule for creating the resource (a channel's conversations, the users)."""
+
+    creation: dict[str, Any]
+
+
+class Channel(Resource, kw_only=True):
+    title: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    messages: dict[str, Any]
+    conversation: TagsAndCreation
+    message: Tags
+
+
+class Integration(IntegrationSummary):
+    """The Integration object of the Admin API."""
+
+    identifier: dict[str, Any]
+    url: str
+    interfaces: dict[str, Any]
+    configuration: dict[str, Any]
+    configurations: dict[str, Any]
+    channels: dict[str, Channel]
+    states: dict[str, Any]
+    events: dict[str, Any]
+    actions: dict[str, Any]
+    user: TagsAndCreation
+    entities: dict[str, Any]
+    dev: bool
+    readme_url: str
+    secrets: list[str]
+    attributes: dict[str, Any] | UnsetType = UNSET
+    max_execution_time: int | UnsetType = UNSET
+
+
+class ApiKey(Resource):
+    """A bot or integration API key as listed: its value is shown only when it is made."""
+
+    id: str
+    created_at: str
+    note: str
+
+
+class NewApiKey(ApiKey):
+    value: str

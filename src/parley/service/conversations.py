@@ -1,7 +1,5 @@
 """Conversations and participants."""
 
-from typing import Any
-
 from msgspec import UNSET
 
 from parley import ids
@@ -23,13 +21,14 @@ from parley.service.users import get_row as get_user_row
 from parley.service.users import to_user
 from parley.store import conversations as store
 from parley.store import tasks as task_store
-from parley.store.database import Connection, Row
+from parley.store.conversations import ConversationRow
+from parley.store.database import Connection
 from parley.store.sql import Order
 from parley.store.tags import write_tags
 
 
 def to_conversation(
-    identity: Identity, row: Row, *, tags: dict[str, str] | None = None, updated_at: str | None = None
+    identity: Identity, row: ConversationRow, *, tags: dict[str, str] | None = None, updated_at: str | None = None
 ) -> Conversation:
     """The conversation as the caller sees it; `tags` and `updated_at` override the row after a write."""
     return Conversation(
@@ -44,7 +43,7 @@ def to_conversation(
     )
 
 
-async def get_row(conn: Connection, identity: Identity, conversation_id: str) -> Row | None:
+async def get_row(conn: Connection, identity: Identity, conversation_id: str) -> ConversationRow | None:
     """The conversation if the caller may see it: any of the bot's, or an integration's own."""
     row = await store.get_conversation(conn, bot_id=identity.bot_id, id=conversation_id)
     if row is None or not identity.sees(row["integration"]):
@@ -52,7 +51,7 @@ async def get_row(conn: Connection, identity: Identity, conversation_id: str) ->
     return row
 
 
-async def require_row(conn: Connection, identity: Identity, conversation_id: str) -> Row:
+async def require_row(conn: Connection, identity: Identity, conversation_id: str) -> ConversationRow:
     row = await get_row(conn, identity, conversation_id)
     if row is None:
         raise ResourceNotFound(f"Conversation {conversation_id} not found.")
@@ -126,10 +125,10 @@ async def get_or_create_conversation(
         changes, tag_rules.qualify_keys(identity, "conversation", body.discriminate_by_tags, channel=body.channel)
     )
 
-    def unchanged(row: Row) -> Conversation | None:
+    def unchanged(row: ConversationRow) -> Conversation | None:
         return to_conversation(identity, row) if tag_rules.unchanged_by(row, changes) else None
 
-    async def update(row: Row) -> Conversation:
+    async def update(row: ConversationRow) -> Conversation:
         merged = await tag_rules.apply(conn, identity, "conversation", row, changes, now=now)
         return to_conversation(identity, row, tags=merged, updated_at=now if merged is not None else None)
 
@@ -158,13 +157,7 @@ async def update_conversation(
     merged = await tag_rules.apply(conn, identity, "conversation", row, changes, now=now)
     if merged is None:
         await store.update_conversation(conn, id=conversation_id, tags=row["tags"], now=now)
-    return to_conversation(identity, {**_as_dict(row), "current_task_id": task_id}, tags=merged, updated_at=now)
-
-
-def _as_dict(row: Row) -> dict[str, Any]:
-    """The fields to_conversation reads, as a dict that a write can override."""
-    fields = ("id", "created_at", "updated_at", "channel", "integration_name", "tags")
-    return {field: row[field] for field in (*fields, "current_task_id", "current_workflow_id")}
+    return to_conversation(identity, {**row, "current_task_id": task_id}, tags=merged, updated_at=now)
 
 
 async def delete_conversation(conn: Connection, identity: Identity, conversation_id: str) -> None:

@@ -9,7 +9,8 @@ import msgspec
 from parley.service.schemas import Validator, compile_schema
 from parley.store import bots as bot_store
 from parley.store import integrations as integration_store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
+from parley.store.integrations import IntegrationRow
 
 TagKind = Literal["user", "conversation", "message"]
 
@@ -95,7 +96,7 @@ class IntegrationDefinition:
         return keys
 
     @classmethod
-    def from_row(cls, row: Row) -> "IntegrationDefinition":
+    def from_row(cls, row: IntegrationRow) -> "IntegrationDefinition":
         document = msgspec.json.decode(row["definition"])
         channels = {
             name: Channel(

@@ -5,7 +5,8 @@ from parley.service.common import Page
 from parley.service.models import Resource
 from parley.store import deliveries as store
 from parley.store import events as event_store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
+from parley.store.deliveries import DeliveryRow
 
 # The operation of the calls the webhook relay records (dispatch.relay).
 WEBHOOK_RECEIVED = "webhook_received"
@@ -27,7 +28,7 @@ class Delivery(Resource):
     last_error: str | None = None
 
 
-def to_delivery(row: Row) -> Delivery:
+def to_delivery(row: DeliveryRow) -> Delivery:
     return Delivery(
         id=row["id"],
         bot_id=row["bot_id"],

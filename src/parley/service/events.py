@@ -1,7 +1,5 @@
 """Events: created by bots and integrations or by the platform itself, dispatched to the bot."""
 
-from typing import Any
-
 import msgspec
 
 from parley import ids
@@ -19,16 +17,17 @@ from parley.store import events as store
 from parley.store import messages as message_store
 from parley.store import timers
 from parley.store import workflows as workflow_store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
+from parley.store.events import EventRow
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 TIMER = "event"
 STATUSES = ("pending", "ignored", "processed", "failed", "scheduled", "canceled")
 
 
-def to_event(identity: Identity, row: Row) -> Event:
+def to_event(identity: Identity, row: EventRow) -> Event:
     """The event as the caller sees it: an integration sees its own event types bare."""
-    event_type: str = row["type"]
+    event_type = row["type"]
     if identity.alias is not None:
         event_type = event_type.removeprefix(f"{identity.alias}:")
     return Event(
@@ -89,7 +88,7 @@ async def _check_links(conn: Connection, identity: Identity, body: CreateEvent) 
         raise ReferenceNotFound(f"Workflow {body.workflow_id} not found.")
 
 
-async def release(conn: Connection, bot: BotDefinition, row: Row, *, now: str) -> str:
+async def release(conn: Connection, bot: BotDefinition, row: EventRow, *, now: str) -> str:
     """Hands an event that is due to the bot, or marks it `ignored` when the bot does not
     subscribe to its type; returns the status it now has."""
     if not _subscribed(bot, row["type"]):
@@ -116,11 +115,11 @@ async def record(
     workflow_id: str | None = None,
     due_at: str | None = None,
     now: str,
-) -> Row:
+) -> EventRow:
     """Stores an event and hands it to dispatch now, or sets a timer for `due_at`."""
     event_id = ids.new_id(ids.EVENT)
     status = "scheduled" if due_at else "pending"
-    row: dict[str, Any] = {
+    row: EventRow = {
         "id": event_id,
         "bot_id": bot.id,
         "integration": integration,
@@ -182,7 +181,7 @@ async def create_event(conn: Connection, identity: Identity, body: CreateEvent, 
     return to_event(identity, row)
 
 
-async def _require(conn: Connection, identity: Identity, event_id: str) -> Row:
+async def _require(conn: Connection, identity: Identity, event_id: str) -> EventRow:
     row = await store.get_event(conn, bot_id=identity.bot_id, id=event_id)
     if row is None or not identity.sees(row["integration"]):
         raise ResourceNotFound(f"Event {event_id} not found.")

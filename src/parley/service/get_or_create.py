@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from parley.store.database import Connection, Row, Statement
+from parley.store.database import Connection, R, Statement
 from parley.store.lookup import Lookup, LookupKey
 from parley.store.tags import namespace
 
@@ -57,21 +57,21 @@ class Creation(Generic[T]):
 
 
 @dataclass(frozen=True)
-class Found:
+class Found(Generic[R]):
     """What a lookup made by the caller, before get_or_create, found (None: nothing)."""
 
-    row: Row | None
+    row: R | None
 
 
 async def get_or_create(
     conn: Connection,
     key: LookupKey | None,
-    lookup: Lookup,
+    lookup: Lookup[R],
     *,
-    unchanged: Callable[[Row], T | None],
-    update: Callable[[Row], Awaitable[T]],
+    unchanged: Callable[[R], T | None],
+    update: Callable[[R], Awaitable[T]],
     create: Callable[[], Awaitable[T]],
-    found: Found | None = None,
+    found: Found[R] | None = None,
     creation: Callable[[], Creation[T]] | None = None,
 ) -> tuple[T, bool]:
     """(resource, created). `unchanged` answers a found row that needs no write (or None when it

@@ -13,7 +13,7 @@ from parley.service.identity import Identity
 from parley.service.models import ConfigureIntegration, TrackAnalytics, encode_json
 from parley.store import analytics, timers
 from parley.store import bots as bot_store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
 
 REGISTER_TIMER = "register"
 HOUR_MS = 3600 * 1000
@@ -60,7 +60,7 @@ async def configure(conn: Connection, identity: Identity, body: ConfigureIntegra
 
 async def register_again(conn: Connection, bot_id: str, alias: str, *, now_ms: int) -> None:
     """The periodic `register` an integration asked for has come due: queue it and the next one."""
-    installation: Row | None = await bot_store.get_installation(conn, bot_id=bot_id, alias=alias)
+    installation = await bot_store.get_installation(conn, bot_id=bot_id, alias=alias)
     schedule = None if installation is None else installation["register_schedule"]
     if installation is None or not installation["enabled"] or schedule not in REGISTER_PERIODS_MS:
         return

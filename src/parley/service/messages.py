@@ -1,6 +1,6 @@
 """Messages: create, read, update, delete, list, and get-or-create by tags across the bot."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -36,16 +36,25 @@ from parley.store import conversations as conversation_store
 from parley.store import messages as store
 from parley.store import timers
 from parley.store import users as user_store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
+from parley.store.messages import MessageContext, MessageInConversation, MessageRow
 from parley.store.tags import index_tags, write_tags
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 TIMER = "message"
 
 
+class _Conversation(NamedTuple):
+    """What the rules need of a message's conversation."""
+
+    # The alias of the installation that owns it; empty for the bot's own.
+    integration: str
+    channel: str
+
+
 def to_message(
     identity: Identity,
-    row: Row,
+    row: MessageRow,
     *,
     tags: dict[str, str] | None = None,
     payload: str | None = None,
@@ -66,9 +75,9 @@ def to_message(
     )
 
 
-def _validator(identity: Identity, conversation: Row, message_type: str) -> Validator:
+def _validator(identity: Identity, conversation: _Conversation, message_type: str) -> Validator:
     """The schema a message of `message_type` must follow in this conversation."""
-    alias = conversation["integration"]
+    alias = conversation.integration
     if not alias:
         found = default_message_types().get(message_type)
         if found is None:
@@ -79,19 +88,19 @@ def _validator(identity: Identity, conversation: Row, message_type: str) -> Vali
             )
         return found
     installation = identity.bot.installations.get(alias)
-    channel = None if installation is None else installation.integration.channels.get(conversation["channel"])
+    channel = None if installation is None else installation.integration.channels.get(conversation.channel)
     if channel is None:
         raise InvalidPayload(f"The integration {alias!r} that owns this conversation is no longer installed.")
     declared = channel.messages.get(message_type)
     if declared is None:
         raise InvalidPayload(
-            f"Message type {message_type!r} is not declared on channel {conversation['channel']!r}"
+            f"Message type {message_type!r} is not declared on channel {conversation.channel!r}"
             f" of integration {installation.integration.name!r}."  # type: ignore[union-attr]
         )
     return declared
 
 
-def _encode_payload(identity: Identity, conversation: Row, message_type: str, payload: dict[str, Any]) -> str:
+def _encode_payload(identity: Identity, conversation: _Conversation, message_type: str, payload: dict[str, Any]) -> str:
     validate(_validator(identity, conversation, message_type), payload, what=f"payload of a {message_type} message")
     encoded = encode_json(payload)
     if len(encoded.encode()) > MAX_PAYLOAD_BYTES:
@@ -99,13 +108,15 @@ def _encode_payload(identity: Identity, conversation: Row, message_type: str, pa
     return encoded
 
 
-def _context(identity: Identity, row: Row | None, conversation_id: str, user_id: str) -> tuple[Row, bool]:
-    """From a store.context row: what the rules need of the message's conversation
-    (`integration`, `channel`), and whether its author joins it as a participant (a user of the
-    bot who is not one yet); the bot writes as itself, with its own id."""
+def _context(
+    identity: Identity, row: MessageContext | None, conversation_id: str, user_id: str
+) -> tuple[_Conversation, bool]:
+    """From a store.context row: what the rules need of the message's conversation, and whether
+    its author joins it as a participant (a user of the bot who is not one yet); the bot writes
+    as itself, with its own id."""
     if row is None or not identity.sees(row["context_integration"]):
         raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
-    conversation = {"integration": row["context_integration"], "channel": row["context_channel"]}
+    conversation = _Conversation(row["context_integration"], row["context_channel"])
     if user_id == identity.bot_id:
         return conversation, False
     author = row["context_author"]
@@ -117,7 +128,7 @@ def _context(identity: Identity, row: Row | None, conversation_id: str, user_id:
 def _new_message(
     conn: Connection,
     identity: Identity,
-    conversation: Row,
+    conversation: _Conversation,
     body: CreateMessage | GetOrCreateMessage,
     *,
     payload: str,
@@ -149,7 +160,7 @@ def _new_message(
             scheduled_for=scheduled_for,
             now=created_at,
         ),
-        *index_tags(bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags),
+        *index_tags(bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=tags, created_at=created_at),
     ]
     if joins:
         statements.append(
@@ -157,22 +168,24 @@ def _new_message(
                 bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id, now=now
             )
         )
-    row = {
+    row: MessageRow = {
         "id": message_id,
-        "created_at": created_at,
-        "updated_at": created_at,
+        "bot_id": identity.bot_id,
+        "conversation_id": body.conversation_id,
+        "user_id": body.user_id,
         "type": body.type,
         "payload": payload,
         "direction": direction,
-        "user_id": body.user_id,
-        "conversation_id": body.conversation_id,
-        "tags": encoded_tags,
         "origin": body.origin,
+        "tags": encoded_tags,
+        "scheduled_for": scheduled_for,
+        "created_at": created_at,
+        "updated_at": created_at,
     }
 
     async def finish() -> Message:
         if imported_at is None and scheduled_for is None:
-            await hand_off(conn, identity.bot, row, integration=conversation["integration"], now=now)
+            await hand_off(conn, identity.bot, row, integration=conversation.integration, now=now)
         elif imported_at is None and scheduled_for is not None:
             await timers.add_timer(
                 conn, kind=TIMER, resource_id=message_id, bot_id=identity.bot_id, due_at=scheduled_for
@@ -182,7 +195,7 @@ def _new_message(
     return Creation(statements, finish)
 
 
-async def hand_off(conn: Connection, bot: BotDefinition, message: Row, *, integration: str, now: str) -> None:
+async def hand_off(conn: Connection, bot: BotDefinition, message: MessageRow, *, integration: str, now: str) -> None:
     """Dispatches a message that has just become visible: an incoming one to the bot as a
     `message_created` event, an outgoing one to the `integration` that owns its conversation. The
     bot never receives what it wrote itself, and synthetic messages go nowhere."""
@@ -232,9 +245,9 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
     found = await store.context(
         conn, bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id
     )
-    conversation, joins = _context(identity, found, body.conversation_id, body.user_id)
+    conversation, joins = _context(identity, None if found is None else found[0], body.conversation_id, body.user_id)
     payload = _encode_payload(identity, conversation, body.type, body.payload)
-    changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation["channel"])
+    changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation.channel)
     due = schedule.due_ms(body.schedule, now_ms)
     scheduled_for = None if due is None else iso_from_ms(due)
     return await _new_message(
@@ -272,9 +285,9 @@ async def get_or_create_message(
         user_id=body.user_id,
         match=early_key,
     )
-    conversation, joins = _context(identity, found, body.conversation_id, body.user_id)
+    conversation, joins = _context(identity, None if found is None else found[0], body.conversation_id, body.user_id)
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
-    channel = conversation["channel"]
+    channel = conversation.channel
     if identity.installation is None and early_changes is not None:
         # The keys of a bot's tags do not depend on the channel.
         changes, key = early_changes, early_key
@@ -287,20 +300,20 @@ async def get_or_create_message(
     now = iso_from_ms(now_ms)
     first = None
     if early_key is not None and key == early_key and found is not None:
-        first = Found(found if found["id"] is not None else None)
+        first = Found(found[1])
 
-    def same_conversation(row: Row) -> None:
+    def same_conversation(row: MessageRow) -> None:
         if row["conversation_id"] != body.conversation_id:
             raise RelationConflict(
                 "A message with these tags already exists for a different conversation"
                 f" ({row['conversation_id']}): message {row['id']}."
             )
 
-    def unchanged(row: Row) -> Message | None:
+    def unchanged(row: MessageRow) -> Message | None:
         same_conversation(row)
         return to_message(identity, row) if tag_rules.unchanged_by(row, changes) else None
 
-    async def update(row: Row) -> Message:
+    async def update(row: MessageRow) -> Message:
         same_conversation(row)
         merged = await tag_rules.apply(conn, identity, "message", row, changes, now=now)
         return to_message(identity, row, tags=merged, updated_at=now if merged is not None else None)
@@ -336,13 +349,15 @@ async def get_or_create_message(
     )
 
 
-async def _require(conn: Connection, identity: Identity, message_id: str) -> tuple[Row, Row]:
-    """The message and what the rules need of its conversation (`integration`, `channel`), if the
-    caller may see them. One round trip."""
+async def _require(
+    conn: Connection, identity: Identity, message_id: str
+) -> tuple[MessageInConversation, _Conversation]:
+    """The message and what the rules need of its conversation, if the caller may see them. One
+    round trip."""
     row = await store.get_message_with_conversation(conn, bot_id=identity.bot_id, id=message_id)
     if row is None or not identity.sees(row["conversation_integration"]):
         raise ResourceNotFound(f"Message {message_id} not found.")
-    return row, {"integration": row["conversation_integration"], "channel": row["conversation_channel"]}
+    return row, _Conversation(row["conversation_integration"], row["conversation_channel"])
 
 
 async def get_message(conn: Connection, identity: Identity, message_id: str) -> Message:
@@ -357,7 +372,7 @@ async def update_message(
     payload = row["payload"]
     if body.payload is not None:
         payload = _encode_payload(identity, conversation, row["type"], body.payload)
-    changes = tag_rules.qualify(identity, "message", body.tags or {}, channel=conversation["channel"])
+    changes = tag_rules.qualify(identity, "message", body.tags or {}, channel=conversation.channel)
     merged = tag_rules.merge(decode_tags(row["tags"]), changes)
     await store.update_message(conn, id=message_id, payload=payload, tags=encode_json(merged), now=now)
     await write_tags(conn, bot_id=identity.bot_id, kind="message", resource_id=message_id, tags=merged, replace=True)

@@ -7,7 +7,9 @@ from parley import ids
 from parley.service.models import encode_json
 from parley.store import bots as bot_store
 from parley.store import deliveries
-from parley.store.database import Connection, Row
+from parley.store.bots import InstallationTarget
+from parley.store.database import Connection
+from parley.store.deliveries import DeliveryRow
 
 BOT = "bot"
 INTEGRATION = "integration"
@@ -48,7 +50,9 @@ async def to_integration(
     )
 
 
-async def lifecycle(conn: Connection, *, bot_id: str, operation: str, installation: Row, now: str) -> None:
+async def lifecycle(
+    conn: Connection, *, bot_id: str, operation: str, installation: InstallationTarget, now: str
+) -> None:
     """`register` or `unregister` for an installation. The delivery keeps what the call needs,
     since an uninstalled installation is gone by the time the call is made."""
     data = {
@@ -86,12 +90,13 @@ _LIFECYCLE_STATUS = {
 }
 
 
-async def lifecycle_outcome(conn: Connection, delivery: Row, *, status: str, error: str | None) -> None:
+async def lifecycle_outcome(conn: Connection, delivery: DeliveryRow, *, status: str, error: str | None) -> None:
     """Records on the installation how its `register` or `unregister` call went: while it is
     retried, the status stays pending with the last error as its reason."""
     installation_status = _LIFECYCLE_STATUS.get((delivery["operation"], status))
     if installation_status is None:
         return
+    assert delivery["data"] is not None, "lifecycle gives every register and unregister its data"
     data = msgspec.json.decode(delivery["data"])
     await bot_store.set_registration(
         conn,

@@ -19,13 +19,14 @@ from parley.service.users import get_row as get_user_row
 from parley.store import states as store
 from parley.store import tasks as task_store
 from parley.store import workflows as workflow_store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
+from parley.store.states import StateRow
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 TYPES = ("conversation", "user", "bot", "integration", "task", "workflow")
 
 
-def to_state(row: Row, *, payload: str | None = None) -> State:
+def to_state(row: StateRow, *, payload: str | None = None) -> State:
     state_type = row["type"]
     return State(
         id=row["id"],
@@ -66,7 +67,7 @@ class _Key:
         self.name = name
         self.definition: StateDefinition = definition
 
-    async def find(self, conn: Connection) -> Row | None:
+    async def find(self, conn: Connection) -> StateRow | None:
         return await store.get_state(
             conn,
             bot_id=self.identity.bot_id,
@@ -76,7 +77,7 @@ class _Key:
             name=self.name,
         )
 
-    async def require(self, conn: Connection) -> Row:
+    async def require(self, conn: Connection) -> StateRow:
         row = await self.find(conn)
         if row is None:
             raise ResourceNotFound(f"State {self.name!r} ({self.type}) not found for {self.resource_id}.")
@@ -114,7 +115,7 @@ class _Key:
             raise PayloadTooLarge(f"A state payload may be at most {MAX_PAYLOAD_BYTES} bytes of JSON.")
         return encoded
 
-    async def insert(self, conn: Connection, *, payload: str, expiry: int | None, now_ms: int) -> Row | None:
+    async def insert(self, conn: Connection, *, payload: str, expiry: int | None, now_ms: int) -> StateRow | None:
         """Stores a new state; None when another request stored one with the same key first."""
         now = iso_from_ms(now_ms)
         state_id = ids.new_id(ids.STATE)
@@ -132,7 +133,7 @@ class _Key:
             expires_at=expires_at,
             now=now,
         )
-        row: dict[str, Any] = {
+        row: StateRow = {
             "id": state_id,
             "bot_id": self.identity.bot_id,
             "integration": self.integration,
@@ -159,18 +160,12 @@ def _expiry(requested: float | UnsetType | None, current: int | None) -> int | N
     return None if requested is None else int(requested)
 
 
-async def _write(conn: Connection, row: Row, *, payload: str, expiry: int | None, now_ms: int) -> State:
+async def _write(conn: Connection, row: StateRow, *, payload: str, expiry: int | None, now_ms: int) -> State:
     """Overwrites a state; every write counts as activity and restarts the idle expiry."""
     now = iso_from_ms(now_ms)
     expires_at = _expires_at(expiry, now_ms)
     await store.update_state(conn, id=row["id"], payload=payload, expiry=expiry, expires_at=expires_at, now=now)
-    return to_state(
-        {**_as_dict(row), "payload": payload, "expiry": expiry, "expires_at": expires_at, "updated_at": now}
-    )
-
-
-def _as_dict(row: Row) -> dict[str, Any]:
-    return {column: row[column] for column in store.COLUMNS.split(", ")}
+    return to_state({**row, "payload": payload, "expiry": expiry, "expires_at": expires_at, "updated_at": now})
 
 
 async def get_state(conn: Connection, identity: Identity, state_type: str, resource_id: str, name: str) -> State:
@@ -196,6 +191,7 @@ async def set_state(
             {
                 "id": ids.new_id(ids.STATE),
                 "bot_id": identity.bot_id,
+                "integration": key.integration,
                 "type": state_type,
                 "resource_id": resource_id,
                 "name": name,
@@ -266,7 +262,7 @@ async def set_state_expiry(
     return await _write(conn, existing, payload=existing["payload"], expiry=expiry, now_ms=now_ms)
 
 
-async def expire(conn: Connection, bot: BotDefinition, row: Row, *, now: str) -> bool:
+async def expire(conn: Connection, bot: BotDefinition, row: StateRow, *, now: str) -> bool:
     """Deletes a state whose idle time ran out and tells the bot with a `state_expired` event;
     False when a write refreshed it first. States an integration keeps expire silently."""
     if not await store.delete_if_expired(conn, id=row["id"], now=now):

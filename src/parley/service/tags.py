@@ -6,8 +6,8 @@ from parley.errors import InvalidPayload
 from parley.service.definitions import TagKind
 from parley.service.identity import Identity
 from parley.service.models import decode_tags, encode_json
-from parley.store.database import Connection, Row
-from parley.store.tags import retag
+from parley.store.database import Connection
+from parley.store.tags import TaggedRow, retag
 
 
 def _qualify_key(identity: Identity, kind: TagKind, key: str, channel: str | None) -> str:
@@ -74,7 +74,7 @@ def visible(identity: Identity, stored: Mapping[str, str]) -> dict[str, str]:
 
 
 async def apply(
-    conn: Connection, identity: Identity, kind: str, row: Row, changes: Mapping[str, str | None], *, now: str
+    conn: Connection, identity: Identity, kind: str, row: TaggedRow, changes: Mapping[str, str | None], *, now: str
 ) -> dict[str, str] | None:
     """Writes `changes` onto the tags of a stored resource of tag kind `kind`; returns the new tag
     set, or None when the changes leave the tags as they were (and nothing was written)."""
@@ -94,7 +94,7 @@ async def apply(
     return merged
 
 
-def unchanged_by(row: Row, changes: Mapping[str, str | None]) -> bool:
+def unchanged_by(row: TaggedRow, changes: Mapping[str, str | None]) -> bool:
     """Whether applying `changes` would leave the row's tags as they are."""
     stored = decode_tags(row["tags"])
     return merge(stored, changes) == stored

@@ -3,8 +3,6 @@
 No definition declares task tags, so any key is accepted (values are limited as everywhere).
 """
 
-from typing import Any
-
 import msgspec
 
 from parley import ids
@@ -17,15 +15,16 @@ from parley.service.identity import Identity
 from parley.service.models import CreateTask, Task, UpdateTask, decode_tags, encode_json
 from parley.service.users import get_row as get_user_row
 from parley.store import tasks as store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
 from parley.store.tags import write_tags
+from parley.store.tasks import TaskRow
 
 KIND = "task"
 DEFAULT_TIMEOUT_MS = 48 * 3600 * 1000
 STATUSES = ("pending", "in_progress", "failed", "completed", "blocked", "paused", "timeout", "cancelled")
 
 
-def to_task(row: Row) -> Task:
+def to_task(row: TaskRow) -> Task:
     return Task(
         id=row["id"],
         title=row["title"],
@@ -53,7 +52,7 @@ def _timeout(value: str | None, default_ms: int) -> str:
         raise InvalidPayload(f"`timeoutAt` is not an ISO 8601 date-time: {value!r}.") from None
 
 
-async def _require(conn: Connection, identity: Identity, task_id: str) -> Row:
+async def _require(conn: Connection, identity: Identity, task_id: str) -> TaskRow:
     row = await store.get_task(conn, bot_id=identity.bot_id, id=task_id)
     if row is None or await get_conversation_row(conn, identity, row["conversation_id"]) is None:
         raise ResourceNotFound(f"Task {task_id} not found.")
@@ -71,7 +70,7 @@ async def create_task(conn: Connection, identity: Identity, body: CreateTask, *,
             raise ReferenceNotFound(f"Task {body.parent_task_id} not found.")
     now = iso_from_ms(now_ms)
     tags = tag_rules.merge({}, body.tags or {})
-    row: dict[str, Any] = {
+    row: TaskRow = {
         "id": ids.new_id(ids.TASK),
         "bot_id": identity.bot_id,
         "type": body.type,
@@ -99,17 +98,17 @@ async def get_task(conn: Connection, identity: Identity, task_id: str) -> Task:
 
 async def update_task(conn: Connection, identity: Identity, task_id: str, body: UpdateTask, *, now_ms: int) -> Task:
     found = await _require(conn, identity, task_id)
-    row = {field: found[field] for field in store.FIELDS}
-    tags = tag_rules.merge(decode_tags(row["tags"]), body.tags or {})
-    row.update(
-        title=row["title"] if body.title is None else body.title,
-        description=row["description"] if body.description is None else body.description,
-        data=row["data"] if body.data is None else encode_json(body.data),
-        status=body.status or row["status"],
-        tags=encode_json(tags),
-        timeout_at=row["timeout_at"] if body.timeout_at is None else _timeout(body.timeout_at, now_ms),
-        updated_at=iso_from_ms(now_ms),
-    )
+    tags = tag_rules.merge(decode_tags(found["tags"]), body.tags or {})
+    row: TaskRow = {
+        **found,
+        "title": found["title"] if body.title is None else body.title,
+        "description": found["description"] if body.description is None else body.description,
+        "data": found["data"] if body.data is None else encode_json(body.data),
+        "status": body.status or found["status"],
+        "tags": encode_json(tags),
+        "timeout_at": found["timeout_at"] if body.timeout_at is None else _timeout(body.timeout_at, now_ms),
+        "updated_at": iso_from_ms(now_ms),
+    }
     await store.update_task(conn, row)
     await write_tags(conn, bot_id=identity.bot_id, kind=KIND, resource_id=task_id, tags=tags, replace=True)
     return to_task(row)

@@ -10,12 +10,15 @@ from parley.service.get_or_create import get_or_create, lookup_key
 from parley.service.identity import Identity
 from parley.service.models import CreateUser, GetOrCreateUser, UpdateUser, User, decode_tags, encode_json
 from parley.store import users as store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
 from parley.store.sql import Order
 from parley.store.tags import write_tags
+from parley.store.users import UserRow
 
 
-def to_user(identity: Identity, row: Row, *, tags: dict[str, str] | None = None, updated_at: str | None = None) -> User:
+def to_user(
+    identity: Identity, row: UserRow, *, tags: dict[str, str] | None = None, updated_at: str | None = None
+) -> User:
     """The user as the caller sees it; `tags` and `updated_at` override the row after a write."""
     return User(
         id=row["id"],
@@ -27,7 +30,7 @@ def to_user(identity: Identity, row: Row, *, tags: dict[str, str] | None = None,
     )
 
 
-async def get_row(conn: Connection, identity: Identity, user_id: str) -> Row | None:
+async def get_row(conn: Connection, identity: Identity, user_id: str) -> UserRow | None:
     """The user if the caller may see it: any of the bot's, or an integration's own."""
     row = await store.get_user(conn, bot_id=identity.bot_id, id=user_id)
     if row is None or not identity.sees(row["integration"]):
@@ -35,7 +38,7 @@ async def get_row(conn: Connection, identity: Identity, user_id: str) -> Row | N
     return row
 
 
-async def _require(conn: Connection, identity: Identity, user_id: str) -> Row:
+async def _require(conn: Connection, identity: Identity, user_id: str) -> UserRow:
     row = await get_row(conn, identity, user_id)
     if row is None:
         raise ResourceNotFound(f"User {user_id} not found.")
@@ -78,10 +81,10 @@ async def get_or_create_user(
     changes = tag_rules.qualify(identity, "user", body.tags)
     key = lookup_key(changes, tag_rules.qualify_keys(identity, "user", body.discriminate_by_tags))
 
-    def unchanged(row: Row) -> User | None:
+    def unchanged(row: UserRow) -> User | None:
         return to_user(identity, row) if tag_rules.unchanged_by(row, changes) else None
 
-    async def update(row: Row) -> User:
+    async def update(row: UserRow) -> User:
         merged = await tag_rules.apply(conn, identity, "user", row, changes, now=now)
         return to_user(identity, row, tags=merged, updated_at=now if merged is not None else None)
 

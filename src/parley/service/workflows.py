@@ -31,8 +31,9 @@ from parley.store import events as event_store
 from parley.store import timers
 from parley.store import users as user_store
 from parley.store import workflows as store
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
 from parley.store.tags import write_tags
+from parley.store.workflows import WorkflowRow
 
 TIMER = "workflow"
 DEFAULT_TIMEOUT_MS = 48 * 3600 * 1000
@@ -49,11 +50,7 @@ def _bot_only(identity: Identity) -> None:
         raise Forbidden("Workflows belong to the bot: an integration cannot use the workflow operations.")
 
 
-def _fields(row: Row) -> dict[str, Any]:
-    return {field: row[field] for field in store.FIELDS}
-
-
-def to_workflow(fields: Row) -> Workflow:
+def to_workflow(fields: WorkflowRow) -> Workflow:
     return Workflow(
         id=fields["id"],
         name=fields["name"],
@@ -72,7 +69,7 @@ def to_workflow(fields: Row) -> Workflow:
     )
 
 
-async def _require(conn: Connection, identity: Identity, workflow_id: str) -> Row:
+async def _require(conn: Connection, identity: Identity, workflow_id: str) -> WorkflowRow:
     _bot_only(identity)
     row = await store.get_workflow(conn, bot_id=identity.bot_id, id=workflow_id)
     if row is None:
@@ -136,7 +133,7 @@ async def _validated(conn: Connection, identity: Identity, body: CreateWorkflow,
     return timeout_at
 
 
-async def _notify(conn: Connection, bot: BotDefinition, fields: Row, update_type: str, *, now: str) -> None:
+async def _notify(conn: Connection, bot: BotDefinition, fields: WorkflowRow, update_type: str, *, now: str) -> None:
     """Records a `workflow_update` event for the bot, with the workflow, its conversation and its
     user as the bot sees them."""
     view = Identity(bot)
@@ -167,7 +164,7 @@ async def _insert(
 ) -> Workflow:
     """Stores a new workflow with its timer; a `pending` one is announced to the bot."""
     workflow_id = ids.new_id(ids.WORKFLOW)
-    fields: dict[str, Any] = {
+    fields: WorkflowRow = {
         "id": workflow_id,
         "bot_id": identity.bot_id,
         "name": body.name,
@@ -221,14 +218,14 @@ async def get_or_create_workflow(
     changes = body.tags or {}
     key = lookup_key(changes, body.discriminate_by_tags, namespaced=False)
 
-    def unchanged(row: Row) -> Workflow | None:
+    def unchanged(row: WorkflowRow) -> Workflow | None:
         return to_workflow(row) if tag_rules.unchanged_by(row, changes) else None
 
-    async def update(row: Row) -> Workflow:
+    async def update(row: WorkflowRow) -> Workflow:
         merged = await tag_rules.apply(conn, identity, "workflow", row, changes, now=now)
         if merged is None:
             return to_workflow(row)
-        return to_workflow({**_fields(row), "tags": encode_json(merged), "updated_at": now})
+        return to_workflow({**row, "tags": encode_json(merged), "updated_at": now})
 
     async def create() -> Workflow:
         return await _insert(conn, identity, body, tag_rules.merge({}, changes), timeout_at, now)
@@ -258,8 +255,8 @@ async def update_workflow(
     timeout_at = row["timeout_at"] if body.timeout_at is None else _timeout_at(body.timeout_at, now_ms)
     stored_tags = decode_tags(row["tags"])
     tags = stored_tags if body.tags is None else tag_rules.merge(stored_tags, body.tags)
-    fields = {
-        **_fields(row),
+    fields: WorkflowRow = {
+        **row,
         "status": status,
         "output": row["output"] if body.output is None else encode_json(body.output),
         "user_id": body.user_id or row["user_id"],
@@ -340,4 +337,4 @@ async def time_out(conn: Connection, bot: BotDefinition, workflow_id: str, *, no
     row = await store.get_workflow(conn, bot_id=bot.id, id=workflow_id)
     if row is None or not await store.set_status(conn, id=workflow_id, status="timedout", expected=ACTIVE, now=now):
         return
-    await _notify(conn, bot, {**_fields(row), "status": "timedout", "updated_at": now}, "workflow_timedout", now=now)
+    await _notify(conn, bot, {**row, "status": "timedout", "updated_at": now}, "workflow_timedout", now=now)

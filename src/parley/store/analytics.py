@@ -1,7 +1,26 @@
 """Analytics: the usage counts bots and integrations report, one row each."""
 
-from parley.store.database import Connection, Row
-from parley.store.sql import Params
+from decimal import Decimal
+from typing import TypedDict
+
+from parley.store.database import Connection
+from parley.store.sql import Params, select_list
+
+
+class TotalRow(TypedDict):
+    bot_id: str
+    # The alias of the installation that reported; empty for the bot.
+    integration: str
+    name: str
+    # PostgreSQL sums BIGINT as NUMERIC.
+    total: int | Decimal
+    first_at: str
+    last_at: str
+
+
+_TOTAL_COLUMNS = select_list(
+    TotalRow, alias="", total="SUM(count)", first_at="MIN(created_at)", last_at="MAX(created_at)"
+)
 
 
 async def insert_report(
@@ -18,16 +37,17 @@ async def insert_report(
     )
 
 
-async def totals(conn: Connection, *, bot_id: str | None, name: str | None) -> list[Row]:
-    """Reported counts summed per bot, reporter (`integration`) and name (`total`), with the first
-    and last report's times (`first_at`, `last_at`); only the given bot and name when not None."""
+async def totals(conn: Connection, *, bot_id: str | None, name: str | None) -> list[TotalRow]:
+    """Reported counts summed per bot, reporter and name, with the first and last report's times;
+    only the given bot and name when not None."""
     params = Params()
     conditions = [
         f"{column} = {params(value)}" for column, value in (("bot_id", bot_id), ("name", name)) if value is not None
     ]
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return await conn.fetch_all(
-        "SELECT bot_id, integration, name, SUM(count) AS total, MIN(created_at) AS first_at, MAX(created_at) AS last_at"
-        f" FROM analytics{where} GROUP BY bot_id, integration, name ORDER BY bot_id, name, integration",
+        TotalRow,
+        f"SELECT {_TOTAL_COLUMNS} FROM analytics{where}"
+        " GROUP BY bot_id, integration, name ORDER BY bot_id, name, integration",
         *params.args,
     )

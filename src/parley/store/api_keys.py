@@ -1,6 +1,35 @@
 """API keys and admin tokens, stored as SHA-256 hashes of their values."""
 
-from parley.store.database import Connection, Row, Statement
+from typing import TypedDict
+
+from parley.store.database import Connection, Statement
+from parley.store.sql import select_list
+
+
+class ApiKeyRow(TypedDict):
+    """A key as authentication reads it; `owner_id` is the bot or integration (None: an admin token)."""
+
+    kind: str
+    owner_id: str | None
+    token_hash: str
+
+
+class KeyForBotRow(ApiKeyRow):
+    # The version of the bot the caller names, None when there is no such bot.
+    bot_version: int | None
+
+
+class KeySummaryRow(TypedDict):
+    """A key as the Admin API lists it (its value is never stored)."""
+
+    id: str
+    created_at: str
+    note: str
+
+
+_KEY_COLUMNS = select_list(ApiKeyRow, alias="")
+_FOR_BOT_COLUMNS = select_list(KeyForBotRow, alias="", bot_version="(SELECT version FROM bots WHERE id = $2)")
+_SUMMARY_COLUMNS = select_list(KeySummaryRow, alias="")
 
 # True while the API key still exists and the bot is at the version an identity was built at.
 _STILL_VALID = "EXISTS (SELECT 1 FROM api_keys WHERE token_hash = $1) AND (SELECT version FROM bots WHERE id = $2) = $3"
@@ -20,16 +49,15 @@ async def insert_key(
     )
 
 
-async def find_by_hash(conn: Connection, token_hash: str) -> Row | None:
-    return await conn.fetch_one("SELECT kind, owner_id, token_hash FROM api_keys WHERE token_hash = $1", token_hash)
+async def find_by_hash(conn: Connection, token_hash: str) -> ApiKeyRow | None:
+    return await conn.fetch_one(ApiKeyRow, f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE token_hash = $1", token_hash)
 
 
-async def find_for_bot(conn: Connection, token_hash: str, bot_id: str) -> Row | None:
-    """The key with this hash, and the version of bot `bot_id` (`bot_version`, null when there is
-    no such bot) read in the same round trip."""
+async def find_for_bot(conn: Connection, token_hash: str, bot_id: str) -> KeyForBotRow | None:
+    """The key with this hash, and the version of bot `bot_id` read in the same round trip."""
     return await conn.fetch_one(
-        "SELECT kind, owner_id, token_hash, (SELECT version FROM bots WHERE id = $2) AS bot_version"
-        " FROM api_keys WHERE token_hash = $1",
+        KeyForBotRow,
+        f"SELECT {_FOR_BOT_COLUMNS} FROM api_keys WHERE token_hash = $1",
         token_hash,
         bot_id,
     )
@@ -45,9 +73,10 @@ async def count_kind(conn: Connection, kind: str) -> int:
     return int(await conn.fetch_value("SELECT count(*) FROM api_keys WHERE kind = $1", kind))
 
 
-async def list_keys(conn: Connection, *, kind: str, owner_id: str) -> list[Row]:
+async def list_keys(conn: Connection, *, kind: str, owner_id: str) -> list[KeySummaryRow]:
     return await conn.fetch_all(
-        "SELECT id, created_at, note FROM api_keys WHERE kind = $1 AND owner_id = $2 ORDER BY created_at DESC, id",
+        KeySummaryRow,
+        f"SELECT {_SUMMARY_COLUMNS} FROM api_keys WHERE kind = $1 AND owner_id = $2 ORDER BY created_at DESC, id",
         kind,
         owner_id,
     )

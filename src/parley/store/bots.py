@@ -1,18 +1,66 @@
 """Bots, their installed integrations, and everything a deleted bot leaves behind."""
 
-from parley.store.database import Connection, Row
-from parley.store.sql import Cursor, Order, Params, fetch_page
+from typing import TypedDict
 
-COLUMNS = "r.id, r.name, r.definition, r.url, r.signing_secret, r.dev, r.created_at, r.updated_at, r.version"
-INSTALLATION_COLUMNS = (
-    "bot_id, alias, integration_id, enabled, configuration, configuration_type, disabled_channels, webhook_id,"
-    " created_at, updated_at"
-)
-# What the webhook relay needs of an installation, found by its webhook id.
-_RELAY_COLUMNS = (
-    "i.bot_id, i.alias, i.integration_id, i.enabled, i.configuration, i.configuration_type, i.webhook_id,"
-    " i.bot_user_id, g.url AS integration_url, b.name AS bot_name"
-)
+from parley.store.database import Connection
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
+
+# Flags (`dev`, `enabled`) are 0 or 1 on SQLite and bools on PostgreSQL: read them as truth values.
+
+
+class BotRow(TypedDict):
+    id: str
+    name: str
+    definition: str
+    url: str | None
+    signing_secret: str
+    dev: int
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class InstallationTarget(TypedDict):
+    """An installation as a call to its integration needs it."""
+
+    bot_id: str
+    alias: str
+    integration_id: str
+    enabled: int
+    configuration: str
+    configuration_type: str | None
+    webhook_id: str
+    # The user that stands for the bot inside the installation, once it was needed.
+    bot_user_id: str | None
+
+
+class InstallationRow(InstallationTarget):
+    disabled_channels: str
+    created_at: str
+    updated_at: str
+    status: str
+    status_reason: str | None
+
+
+class InstallationDetailRow(InstallationRow):
+    """An installation with what its integration configured about it (configure_installation)."""
+
+    identifier: str | None
+    register_schedule: str | None
+    sandbox_identifiers: str | None
+
+
+class RelayTargetRow(InstallationTarget):
+    """What the webhook relay needs of an installation, found by its webhook id."""
+
+    integration_url: str | None
+    bot_name: str
+
+
+COLUMNS = select_list(BotRow)
+_INSTALLATION_COLUMNS = select_list(InstallationRow, alias="")
+_DETAIL_COLUMNS = select_list(InstallationDetailRow, alias="")
+_RELAY_COLUMNS = select_list(RelayTargetRow, alias="i", integration_url="g.url", bot_name="b.name")
 
 
 async def insert_bot(
@@ -39,8 +87,8 @@ async def insert_bot(
     )
 
 
-async def get_bot(conn: Connection, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM bots r WHERE r.id = $1", id)
+async def get_bot(conn: Connection, id: str) -> BotRow | None:
+    return await conn.fetch_one(BotRow, f"SELECT {COLUMNS} FROM bots r WHERE r.id = $1", id)
 
 
 async def update_bot(conn: Connection, *, id: str, name: str, definition: str, url: str | None, now: str) -> None:
@@ -73,12 +121,12 @@ async def bump_installing(conn: Connection, integration_id: str) -> None:
 
 async def list_bots(
     conn: Connection, *, dev: bool | None, order: Order, cursor: Cursor | None, limit: int
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[BotRow], str | None]:
     params = Params()
     sql = f"SELECT {COLUMNS} FROM bots r WHERE 1 = 1"
     if dev is not None:
         sql += f" AND r.dev = {params(dev)}"
-    return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)
+    return await fetch_page(conn, BotRow, sql, params, order=order, cursor=cursor, limit=limit)
 
 
 async def delete_bot(conn: Connection, id: str) -> None:
@@ -103,10 +151,10 @@ async def delete_bot(conn: Connection, id: str) -> None:
     await conn.execute("DELETE FROM bots WHERE id = $1", id)
 
 
-async def list_installations(conn: Connection, bot_id: str) -> list[Row]:
+async def list_installations(conn: Connection, bot_id: str) -> list[InstallationRow]:
     return await conn.fetch_all(
-        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id, status, status_reason FROM installations"
-        " WHERE bot_id = $1 ORDER BY alias",
+        InstallationRow,
+        f"SELECT {_INSTALLATION_COLUMNS} FROM installations WHERE bot_id = $1 ORDER BY alias",
         bot_id,
     )
 
@@ -125,7 +173,8 @@ async def upsert_installation(
     now: str,
 ) -> None:
     await conn.execute(
-        f"INSERT INTO installations ({INSTALLATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+        "INSERT INTO installations (bot_id, alias, integration_id, enabled, configuration, configuration_type,"
+        " disabled_channels, webhook_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
         " ON CONFLICT (bot_id, alias) DO UPDATE SET integration_id = excluded.integration_id,"
         " enabled = excluded.enabled, configuration = excluded.configuration,"
         " configuration_type = excluded.configuration_type, disabled_channels = excluded.disabled_channels,"
@@ -146,18 +195,19 @@ async def delete_installation(conn: Connection, *, bot_id: str, alias: str) -> N
     await conn.execute("DELETE FROM installations WHERE bot_id = $1 AND alias = $2", bot_id, alias)
 
 
-async def get_installation(conn: Connection, *, bot_id: str, alias: str) -> Row | None:
+async def get_installation(conn: Connection, *, bot_id: str, alias: str) -> InstallationDetailRow | None:
     return await conn.fetch_one(
-        f"SELECT {INSTALLATION_COLUMNS}, bot_user_id, identifier, register_schedule, sandbox_identifiers, status,"
-        " status_reason FROM installations WHERE bot_id = $1 AND alias = $2",
+        InstallationDetailRow,
+        f"SELECT {_DETAIL_COLUMNS} FROM installations WHERE bot_id = $1 AND alias = $2",
         bot_id,
         alias,
     )
 
 
-async def find_by_webhook(conn: Connection, webhook_id: str) -> Row | None:
+async def find_by_webhook(conn: Connection, webhook_id: str) -> RelayTargetRow | None:
     """The installation an outside service addresses by `webhook_id`, with its integration's url."""
     return await conn.fetch_one(
+        RelayTargetRow,
         f"SELECT {_RELAY_COLUMNS} FROM installations i JOIN integrations g ON g.id = i.integration_id"
         " JOIN bots b ON b.id = i.bot_id WHERE i.webhook_id = $1",
         webhook_id,

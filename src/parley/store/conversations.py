@@ -1,24 +1,45 @@
 """Conversations and their participants."""
 
-from parley.store.database import Connection, Row, Statement
+from typing import TypedDict
+
+from parley.store.database import Connection, Statement
+from parley.store.listing import Driver, Listing, Members, Tag, fetch_listing
 from parley.store.lookup import Lookup
-from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 from parley.store.users import COLUMNS as USER_COLUMNS
+from parley.store.users import UserRow
+
+
+class ConversationRow(TypedDict):
+    id: str
+    bot_id: str
+    channel: str
+    # The alias of the installation that owns the conversation, and its integration's name; both
+    # empty for the bot's own.
+    integration: str
+    integration_name: str
+    tags: str
+    created_at: str
+    updated_at: str
+    current_task_id: str | None
+    current_workflow_id: str | None
+
 
 # `current_workflow_id` is derived, not stored: the newest workflow of the conversation that is
 # still active (pending, in progress, listening or paused).
-COLUMNS = (
-    "r.id, r.bot_id, r.channel, r.integration, r.integration_name, r.tags, r.created_at, r.updated_at,"
-    " r.current_task_id, (SELECT w.id FROM workflows w WHERE w.conversation_id = r.id"
+COLUMNS = select_list(
+    ConversationRow,
+    current_workflow_id="(SELECT w.id FROM workflows w WHERE w.conversation_id = r.id"
     " AND w.status IN ('pending', 'in_progress', 'listening', 'paused')"
-    " ORDER BY w.created_at DESC, w.id DESC LIMIT 1) AS current_workflow_id"
+    " ORDER BY w.created_at DESC, w.id DESC LIMIT 1)",
 )
 
 
-def lookup(bot_id: str, *, channel: str, integration: str) -> Lookup:
+def lookup(bot_id: str, *, channel: str, integration: str) -> Lookup[ConversationRow]:
     """Where a get-or-create looks for a conversation: the bot's conversations on `channel`
     owned by the installation `integration` (the empty string: the bot's own)."""
-    return Lookup("conversations", COLUMNS, bot_id, "conversation", {"channel": channel, "integration": integration})
+    scope = {"channel": channel, "integration": integration}
+    return Lookup(ConversationRow, "conversations", COLUMNS, bot_id, "conversation", scope)
 
 
 async def insert_conversation(
@@ -45,8 +66,10 @@ async def insert_conversation(
     )
 
 
-async def get_conversation(conn: Connection, *, bot_id: str, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM conversations r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+async def get_conversation(conn: Connection, *, bot_id: str, id: str) -> ConversationRow | None:
+    return await conn.fetch_one(
+        ConversationRow, f"SELECT {COLUMNS} FROM conversations r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id
+    )
 
 
 async def update_conversation(conn: Connection, *, id: str, tags: str, now: str) -> None:
@@ -82,27 +105,34 @@ async def list_conversations(
     order: Order,
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[ConversationRow], str | None]:
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM conversations r WHERE r.bot_id = $1"
+    conditions = ""
+    drivers: list[Driver] = [Tag("conversation", key, value) for key, value in tags.items()]
     if integration is not None:
-        sql += f" AND r.integration = {params(integration)}"
+        conditions += f" AND r.integration = {params(integration)}"
     if integration_name is not None:
         name = params(integration_name)
-        sql += f" AND (r.integration = {name} OR r.integration_name = {name})"
+        conditions += f" AND (r.integration = {name} OR r.integration_name = {name})"
     if channel is not None:
-        sql += f" AND r.channel = {params(channel)}"
-    for user_id in participant_ids:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = r.id"
-            f" AND p.user_id = {params(user_id)})"
+        conditions += f" AND r.channel = {params(channel)}"
+    drivers += [
+        Members(
+            "SELECT p.conversation_id AS id FROM participants p WHERE p.bot_id = $1 AND p.user_id = $2",
+            "EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = r.id AND p.user_id = $2 LIMIT 1 OFFSET 0)",
+            (user_id,),
         )
+        for user_id in participant_ids
+    ]
     if after is not None:
-        sql += f" AND r.created_at >= {params(after)}"
+        conditions += f" AND r.created_at >= {params(after)}"
     if before is not None:
-        sql += f" AND r.created_at <= {params(before)}"
-    sql += tag_filter(params, bot_id_param="$1", kind="conversation", tags=tags)
-    return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)
+        conditions += f" AND r.created_at <= {params(before)}"
+    if drivers:
+        listing = Listing("conversations", COLUMNS, bot_id, conditions, params.args[1:], drivers, order, cursor, limit)
+        return await fetch_listing(conn, ConversationRow, listing)
+    sql = f"SELECT {COLUMNS} FROM conversations r WHERE r.bot_id = $1{conditions}"
+    return await fetch_page(conn, ConversationRow, sql, params, order=order, cursor=cursor, limit=limit)
 
 
 def participant(*, bot_id: str, conversation_id: str, user_id: str, now: str) -> Statement:
@@ -118,8 +148,9 @@ async def add_participant(conn: Connection, *, bot_id: str, conversation_id: str
     await conn.execute_all([participant(bot_id=bot_id, conversation_id=conversation_id, user_id=user_id, now=now)])
 
 
-async def get_participant(conn: Connection, *, conversation_id: str, user_id: str) -> Row | None:
+async def get_participant(conn: Connection, *, conversation_id: str, user_id: str) -> UserRow | None:
     return await conn.fetch_one(
+        UserRow,
         f"SELECT {USER_COLUMNS} FROM participants p JOIN users r ON r.id = p.user_id"
         " WHERE p.conversation_id = $1 AND p.user_id = $2",
         conversation_id,
@@ -135,10 +166,10 @@ async def remove_participant(conn: Connection, *, conversation_id: str, user_id:
 
 async def list_participants(
     conn: Connection, *, conversation_id: str, cursor: Cursor | None, limit: int
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[UserRow], str | None]:
     params = Params(conversation_id)
     sql = (
         f"SELECT {USER_COLUMNS} FROM users r"
         " WHERE r.id IN (SELECT p.user_id FROM participants p WHERE p.conversation_id = $1)"
     )
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_page(conn, UserRow, sql, params, order=Order(), cursor=cursor, limit=limit)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 # A statement and its arguments, for Connection.execute_all.
 Statement = tuple[str, Sequence[Any]]
@@ -46,7 +46,14 @@ class InvalidText(DatabaseError):
 
 
 class Row(Protocol):
-    def __getitem__(self, key: str, /) -> Any: ...
+    """A row as the drivers return it (sqlite3.Row, asyncpg.Record): read by column name, and
+    never written to. The store hands rows out under the TypedDict of their columns (`shape`)."""
+
+    def __getitem__(self, key: str, /) -> object: ...
+
+
+# The TypedDict a query's rows are read as: its keys are the columns the query selects.
+R = TypeVar("R", bound=Row)
 
 
 class Connection(Protocol):
@@ -67,15 +74,20 @@ class Connection(Protocol):
         allows. They must not depend on one another's changes, nor change the same row twice."""
         ...
 
-    async def fetch_one(self, sql: str, *args: Any) -> Row | None: ...
+    async def fetch_one(self, shape: type[R], sql: str, *args: Any) -> R | None:
+        """The first row of the query, as a row of `shape`, which names its columns (for the type
+        checker only: the row is the driver's, not a copy)."""
+        ...
 
-    async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
+    async def find_or_insert(
+        self, shape: type[R], sql: str, args: Sequence[Any], statements: Sequence[Statement]
+    ) -> R | None:
         """The first row of the query `sql`; when there is none, runs `statements` (one-row
         `INSERT INTO t (columns) VALUES (...)`, optionally `ON CONFLICT ...`) instead, in the same
         round trip where the database allows, and returns None."""
         ...
 
-    async def fetch_all(self, sql: str, *args: Any) -> list[Row]: ...
+    async def fetch_all(self, shape: type[R], sql: str, *args: Any) -> list[R]: ...
 
     async def fetch_value(self, sql: str, *args: Any) -> Any: ...
 

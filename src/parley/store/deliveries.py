@@ -2,14 +2,48 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
-from parley.store.database import DELIVERIES, Connection, Row, Statement
-from parley.store.sql import Cursor, Order, Params, fetch_page
+from parley.store.database import DELIVERIES, Connection, Statement
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
-COLUMNS = (
-    "r.id, r.bot_id, r.target, r.alias, r.operation, r.event_id, r.message_id, r.ordering_key, r.status,"
-    " r.attempts, r.next_attempt_at, r.last_error, r.created_at, r.updated_at, r.data"
-)
+
+class DeliveryRow(TypedDict):
+    id: str
+    bot_id: str
+    # `bot`, or `integration` with the installation's `alias` (empty for the bot).
+    target: str
+    alias: str
+    operation: str
+    event_id: str | None
+    message_id: str | None
+    ordering_key: str
+    status: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    created_at: str
+    updated_at: str
+    # What a `register` or `unregister` call needs of its installation, as JSON.
+    data: str | None
+
+
+class AttemptRow(TypedDict):
+    number: int
+    started_at: str
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    outcome: str
+
+
+class _StatusCount(TypedDict):
+    status: str
+    n: int
+
+
+COLUMNS = select_list(DeliveryRow)
+_ATTEMPT_COLUMNS = select_list(AttemptRow, alias="")
 # A delivery waits while an earlier one with the same ordering key is not done (index
 # `deliveries_order`, which holds unfinished deliveries only).
 _HEAD_OF_ITS_ORDER = (
@@ -105,13 +139,14 @@ async def insert_relayed(conn: Connection, calls: Sequence[Relayed]) -> None:
     await conn.execute_all(statements)
 
 
-async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, skip_locked: bool) -> list[Row]:
+async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, skip_locked: bool) -> list[DeliveryRow]:
     """Takes up to `limit` due deliveries, each the oldest unfinished one of its ordering key, with
     no older delivery of its target waiting to be retried, and leases them until `lease_until`: a
     worker that dies leaves them to be taken again after that.
     Runs inside a transaction; with `skip_locked` (PostgreSQL), rows another worker is taking are
     passed over instead of waited for."""
     rows = await conn.fetch_all(
+        DeliveryRow,
         f"SELECT {COLUMNS} FROM deliveries r WHERE r.status IN ('pending', 'in_flight') AND r.next_attempt_at <= $1"
         f" AND {_HEAD_OF_ITS_ORDER} AND {_TARGET_NOT_RETRYING} ORDER BY r.next_attempt_at LIMIT {int(limit)}"
         + (" FOR UPDATE OF r SKIP LOCKED" if skip_locked else ""),
@@ -127,8 +162,8 @@ async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, ski
     return rows
 
 
-async def get_delivery(conn: Connection, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM deliveries r WHERE r.id = $1", id)
+async def get_delivery(conn: Connection, id: str) -> DeliveryRow | None:
+    return await conn.fetch_one(DeliveryRow, f"SELECT {COLUMNS} FROM deliveries r WHERE r.id = $1", id)
 
 
 async def finish(
@@ -210,15 +245,16 @@ async def add_attempt(
 async def unfinished_counts(conn: Connection) -> dict[str, int]:
     """How many deliveries are `pending` and `in_flight`; a status with none is left out."""
     rows = await conn.fetch_all(
-        "SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'in_flight') GROUP BY status"
+        _StatusCount,
+        "SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'in_flight') GROUP BY status",
     )
     return {row["status"]: int(row["n"]) for row in rows}
 
 
-async def list_attempts(conn: Connection, delivery_id: str) -> list[Row]:
+async def list_attempts(conn: Connection, delivery_id: str) -> list[AttemptRow]:
     return await conn.fetch_all(
-        "SELECT number, started_at, duration_ms, status_code, error, outcome FROM delivery_attempts"
-        " WHERE delivery_id = $1 ORDER BY number",
+        AttemptRow,
+        f"SELECT {_ATTEMPT_COLUMNS} FROM delivery_attempts WHERE delivery_id = $1 ORDER BY number",
         delivery_id,
     )
 
@@ -230,7 +266,7 @@ async def list_deliveries(
     filters: dict[str, str],
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[DeliveryRow], str | None]:
     """Deliveries newest first, of one bot or of all."""
     params = Params()
     sql = f"SELECT {COLUMNS} FROM deliveries r WHERE 1 = 1"
@@ -238,4 +274,4 @@ async def list_deliveries(
         sql += f" AND r.bot_id = {params(bot_id)}"
     for column, value in filters.items():
         sql += f" AND r.{column} = {params(value)}"
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_page(conn, DeliveryRow, sql, params, order=Order(), cursor=cursor, limit=limit)

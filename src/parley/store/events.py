@@ -1,12 +1,30 @@
 """Events."""
 
-from parley.store.database import Connection, Row
-from parley.store.sql import Cursor, Order, Params, fetch_page
+from typing import TypedDict
 
-COLUMNS = (
-    "r.id, r.bot_id, r.integration, r.type, r.payload, r.status, r.failure_reason, r.conversation_id,"
-    " r.user_id, r.message_id, r.workflow_id, r.scheduled_for, r.created_at, r.updated_at"
-)
+from parley.store.database import Connection
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
+
+
+class EventRow(TypedDict):
+    id: str
+    bot_id: str
+    # The alias of the installation that created the event; empty for the bot or the platform.
+    integration: str
+    type: str
+    payload: str
+    status: str
+    failure_reason: str | None
+    conversation_id: str | None
+    user_id: str | None
+    message_id: str | None
+    workflow_id: str | None
+    scheduled_for: str | None
+    created_at: str
+    updated_at: str
+
+
+COLUMNS = select_list(EventRow)
 
 
 async def insert_event(
@@ -44,8 +62,10 @@ async def insert_event(
     )
 
 
-async def get_event(conn: Connection, *, bot_id: str, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM events r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+async def get_event(conn: Connection, *, bot_id: str, id: str) -> EventRow | None:
+    return await conn.fetch_one(
+        EventRow, f"SELECT {COLUMNS} FROM events r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id
+    )
 
 
 async def set_status(conn: Connection, *, id: str, status: str, expected: str, now: str) -> int:
@@ -63,7 +83,7 @@ async def list_events(
     filters: dict[str, str],
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[EventRow], str | None]:
     """Events newest first; `filters` maps column names to required values."""
     params = Params(bot_id)
     sql = f"SELECT {COLUMNS} FROM events r WHERE r.bot_id = $1"
@@ -71,7 +91,7 @@ async def list_events(
         sql += f" AND r.integration = {params(integration)}"
     for column, value in filters.items():
         sql += f" AND r.{column} = {params(value)}"
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_page(conn, EventRow, sql, params, order=Order(), cursor=cursor, limit=limit)
 
 
 async def set_outcome(conn: Connection, *, id: str, status: str, failure_reason: str | None, now: str) -> None:

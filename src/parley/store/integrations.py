@@ -1,9 +1,28 @@
 """Integration definitions."""
 
-from parley.store.database import Connection, Row
-from parley.store.sql import Cursor, Order, Params, fetch_page
+from typing import TypedDict
 
-COLUMNS = "r.id, r.name, r.version, r.definition, r.url, r.dev, r.created_at, r.updated_at"
+from parley.store.database import Connection
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
+
+
+class IntegrationRow(TypedDict):
+    id: str
+    name: str
+    version: str
+    definition: str
+    url: str | None
+    # 0 or 1 on SQLite, a bool on PostgreSQL.
+    dev: int
+    created_at: str
+    updated_at: str
+
+
+class _BotId(TypedDict):
+    bot_id: str
+
+
+COLUMNS = select_list(IntegrationRow)
 
 
 async def insert_integration(
@@ -30,31 +49,31 @@ async def insert_integration(
     )
 
 
-async def get_integration(conn: Connection, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM integrations r WHERE r.id = $1", id)
+async def get_integration(conn: Connection, id: str) -> IntegrationRow | None:
+    return await conn.fetch_one(IntegrationRow, f"SELECT {COLUMNS} FROM integrations r WHERE r.id = $1", id)
 
 
-async def get_integration_to_install(conn: Connection, id: str) -> Row | None:
+async def get_integration_to_install(conn: Connection, id: str) -> IntegrationRow | None:
     """The integration, which cannot change until this transaction ends. A change to its
     definition moves the version of the bots that install it (bots.bump_installing); an
     installation that committed after the change read them would escape it, so the two wait for
     each other instead. SQLite's single writer orders them already."""
     lock = "" if conn.serialized else " FOR SHARE"
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM integrations r WHERE r.id = $1{lock}", id)
+    return await conn.fetch_one(IntegrationRow, f"SELECT {COLUMNS} FROM integrations r WHERE r.id = $1{lock}", id)
 
 
-async def get_integrations(conn: Connection, ids: list[str]) -> list[Row]:
+async def get_integrations(conn: Connection, ids: list[str]) -> list[IntegrationRow]:
     if not ids:
         return []
     params = Params()
     return await conn.fetch_all(
-        f"SELECT {COLUMNS} FROM integrations r WHERE r.id IN ({params.many(ids)})", *params.args
+        IntegrationRow, f"SELECT {COLUMNS} FROM integrations r WHERE r.id IN ({params.many(ids)})", *params.args
     )
 
 
-async def find_by_name(conn: Connection, *, name: str, version: str) -> Row | None:
+async def find_by_name(conn: Connection, *, name: str, version: str) -> IntegrationRow | None:
     return await conn.fetch_one(
-        f"SELECT {COLUMNS} FROM integrations r WHERE r.name = $1 AND r.version = $2", name, version
+        IntegrationRow, f"SELECT {COLUMNS} FROM integrations r WHERE r.name = $1 AND r.version = $2", name, version
     )
 
 
@@ -69,7 +88,9 @@ async def update_integration(conn: Connection, *, id: str, definition: str, url:
 
 
 async def installed_in(conn: Connection, integration_id: str) -> list[str]:
-    rows = await conn.fetch_all("SELECT DISTINCT bot_id FROM installations WHERE integration_id = $1", integration_id)
+    rows = await conn.fetch_all(
+        _BotId, "SELECT DISTINCT bot_id FROM installations WHERE integration_id = $1", integration_id
+    )
     return [row["bot_id"] for row in rows]
 
 
@@ -88,7 +109,7 @@ async def list_integrations(
     order: Order,
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[IntegrationRow], str | None]:
     params = Params()
     sql = f"SELECT {COLUMNS} FROM integrations r WHERE 1 = 1"
     if name is not None:
@@ -100,4 +121,4 @@ async def list_integrations(
     if installed_by_bot_id is not None:
         bot = params(installed_by_bot_id)
         sql += f" AND r.id IN (SELECT i.integration_id FROM installations i WHERE i.bot_id = {bot})"
-    return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)
+    return await fetch_page(conn, IntegrationRow, sql, params, order=order, cursor=cursor, limit=limit)

@@ -2,10 +2,12 @@
 own or in the statement that inserts a new resource's rows when it finds none."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Generic
 
-from parley.store.database import Connection, Row, Statement
+from parley.store.database import Connection, R, Statement
+from parley.store.listing import COUNT_CAP
 from parley.store.sql import Params
 
 
@@ -21,11 +23,13 @@ class LookupKey:
 
 
 @dataclass(frozen=True)
-class Lookup:
-    """Where to look: a resource table, its tag kind, and equalities (`scope`) and memberships
-    (`scope_in`, such as a set of statuses) that scope the match. Each resource's store module
-    makes its own (`users.lookup`, `conversations.lookup`, ...)."""
+class Lookup(Generic[R]):
+    """Where to look: a resource table, the rows it answers (`shape`, read with the SELECT list
+    `columns`), its tag kind, and equalities (`scope`) and memberships (`scope_in`, such as a set
+    of statuses) that scope the match. Each resource's store module makes its own
+    (`users.lookup`, `conversations.lookup`, ...)."""
 
+    shape: type[R]
     table: str
     columns: str
     bot_id: str
@@ -54,15 +58,34 @@ class Lookup:
             where_in=self.scope_in,
         )
 
-    async def find(self, conn: Connection, key: LookupKey) -> Row | None:
+    async def find(self, conn: Connection, key: LookupKey) -> R | None:
+        key = await self.most_selective_first(conn, key)
         params = Params(self.bot_id)
-        return await conn.fetch_one(self.query(params, key), *params.args)
+        return await conn.fetch_one(self.shape, self.query(params, key), *params.args)
 
-    async def find_or_insert(self, conn: Connection, key: LookupKey, statements: Sequence[Statement]) -> Row | None:
+    async def find_or_insert(self, conn: Connection, key: LookupKey, statements: Sequence[Statement]) -> R | None:
         """The match, or None after inserting a new resource's rows (one-row INSERT ... VALUES
         `statements`): one statement where the database allows (Connection.find_or_insert)."""
+        key = await self.most_selective_first(conn, key)
         params = Params(self.bot_id)
-        return await conn.find_or_insert(self.query(params, key), params.args, statements)
+        return await conn.find_or_insert(self.shape, self.query(params, key), params.args, statements)
+
+    async def most_selective_first(self, conn: Connection, key: LookupKey) -> LookupKey:
+        """The key with the pair that the fewest resources carry first: the lookup walks that
+        pair's entries (counted up to COUNT_CAP + 1, in one statement; none for one pair)."""
+        if len(key.pairs) < 2:
+            return key
+        params = Params(self.bot_id)
+        kind = params(self.kind)
+        counts = ", ".join(
+            f"(SELECT COUNT(*) FROM (SELECT 1 FROM tag_index d WHERE d.bot_id = $1 AND d.kind = {kind}"
+            f" AND d.key = {params(k)} AND d.value = {params(v)} LIMIT {COUNT_CAP + 1}) c{index}) AS n{index}"
+            for index, (k, v) in enumerate(key.pairs)
+        )
+        row = await conn.fetch_one(dict, f"SELECT {counts}", *params.args)
+        assert row is not None, "a SELECT without FROM returns one row"
+        ranked = sorted(range(len(key.pairs)), key=lambda index: int(row[f"n{index}"]))
+        return replace(key, pairs=tuple(key.pairs[index] for index in ranked))
 
 
 def oldest_by_tags(
@@ -121,25 +144,36 @@ def _oldest_by_tags_sql(
     namespaces: int | None,
 ) -> str:
     """The SQL of oldest_by_tags for one shape of lookup, with placeholders from `$first + 1`:
-    lookups of the same shape differ only in their arguments, so the text is built once."""
+    lookups of the same shape differ only in their arguments, so the text is built once.
+
+    The first pair drives: its entries in `tag_index_ordered` are walked oldest first (CROSS JOIN
+    keeps SQLite from starting elsewhere; the order and the LIMIT 1 make that PostgreSQL's plan
+    too), and every other pair is a check on each candidate, as a subquery that is not turned
+    into a join. The first candidate that passes is the oldest match."""
     params = Params(*range(first))
-    joins = "".join(
-        f" JOIN tag_index t{i} ON t{i}.resource_id = r.id AND t{i}.bot_id = $1 AND t{i}.kind = {params(None)}"
-        f" AND t{i}.key = {params(None)} AND t{i}.value = {params(None)}"
-        for i in range(pairs)
-    )
-    conditions = "".join(f" AND r.{column} = {params(None)}" for column in where)
+    if not pairs:
+        source = f"{table} r"
+        conditions = ""
+        order = "r.created_at || '', r.id"
+    else:
+        source = f"tag_index d CROSS JOIN {table} r"
+        conditions = (
+            f" AND d.bot_id = $1 AND d.kind = {params(None)} AND d.key = {params(None)}"
+            f" AND d.value = {params(None)} AND r.id = d.resource_id"
+        )
+        conditions += "".join(
+            f" AND EXISTS (SELECT 1 FROM tag_index t{i} WHERE t{i}.resource_id = r.id AND t{i}.kind = {params(None)}"
+            f" AND t{i}.key = {params(None)} AND t{i}.value = {params(None)} LIMIT 1 OFFSET 0)"
+            for i in range(1, pairs)
+        )
+        order = "d.created_at, d.resource_id"
+    conditions += "".join(f" AND r.{column} = {params(None)}" for column in where)
     conditions += "".join(f" AND r.{column} IN ({params.many([None] * count)})" for column, count in where_in)
     if exact_all or namespaces is not None:
         others = "" if exact_all else f" AND x.ns IN ({params.many([None] * (namespaces or 0))})"
         if pairs:
             others += f" AND x.key NOT IN ({params.many([None] * pairs)})"
         conditions += f" AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id{others})"
-    # `created_at || ''` keeps the planner from walking the resource table in creation order
-    # (its index on (bot_id, created_at) would satisfy ORDER BY ... LIMIT 1) and probing the tag
-    # index row by row: that plan reads every resource of the bot. Ordering by an expression, the
-    # lookup starts from the tag index and sorts the few matches instead.
-    return (
-        f"SELECT {columns} FROM {table} r{joins} WHERE r.bot_id = $1{conditions}"
-        " ORDER BY r.created_at || '', r.id LIMIT 1"
-    )
+    # Without pairs, ordering by an expression keeps the planner from walking the resource
+    # table's whole creation-order index for the rare resource without tags.
+    return f"SELECT {columns} FROM {source} WHERE r.bot_id = $1{conditions} ORDER BY {order} LIMIT 1"

@@ -1,18 +1,54 @@
 """Messages."""
 
-from parley.store.database import Connection, Row, Statement
+from typing import TypedDict, cast
+
+from parley.store.database import Connection, Statement
+from parley.store.listing import Column, Driver, Listing, Tag, fetch_listing
 from parley.store.lookup import Lookup, LookupKey
-from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
-
-COLUMNS = (
-    "r.id, r.bot_id, r.conversation_id, r.user_id, r.type, r.payload, r.direction, r.origin, r.tags,"
-    " r.scheduled_for, r.created_at, r.updated_at"
-)
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
 
-def lookup(bot_id: str) -> Lookup:
+class MessageRow(TypedDict):
+    id: str
+    bot_id: str
+    conversation_id: str
+    user_id: str
+    type: str
+    payload: str
+    direction: str
+    origin: str | None
+    tags: str
+    scheduled_for: str | None
+    created_at: str
+    updated_at: str
+
+
+class MessageInConversation(MessageRow):
+    """A message with what the rules need of its conversation."""
+
+    # The alias of the installation that owns the conversation (empty: the bot), and its channel.
+    conversation_integration: str
+    conversation_channel: str
+
+
+class MessageContext(TypedDict):
+    """What writing a message needs of its conversation and author (see `context`)."""
+
+    context_integration: str
+    context_channel: str
+    # The alias of the installation that owns the author (empty: the bot); None when the author
+    # is no user of the bot.
+    context_author: str | None
+    # 0 or 1 on SQLite, a bool on PostgreSQL.
+    context_participant: int
+
+
+COLUMNS = select_list(MessageRow)
+
+
+def lookup(bot_id: str) -> Lookup[MessageRow]:
     """Where a get-or-create looks for a message: every message of the bot."""
-    return Lookup("messages", COLUMNS, bot_id, "message")
+    return Lookup(MessageRow, "messages", COLUMNS, bot_id, "message")
 
 
 def insert_message(
@@ -48,36 +84,56 @@ def insert_message(
     )
 
 
+# With the bot's id in $1 and the author's user id in $2.
+_CONTEXT_COLUMNS = select_list(
+    MessageContext,
+    context_integration="c.integration",
+    context_channel="c.channel",
+    context_author="(SELECT u.integration FROM users u WHERE u.id = $2 AND u.bot_id = $1)",
+    context_participant="EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.user_id = $2)",
+)
+
+
+class _Matched(MessageContext):
+    # The id of the message the lookup found, None when it found none.
+    id: str | None
+
+
 async def context(
     conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, match: LookupKey | None = None
-) -> Row | None:
+) -> tuple[MessageContext, MessageRow | None] | None:
     """What writing a message needs, in one round trip: the integration that owns the
-    conversation and its channel (`context_integration`, `context_channel`), the integration that
-    owns the author if the author is a user of the bot (`context_author`, NULL otherwise), whether
-    the author is a participant already (`context_participant`) and, with `match`, the columns of
-    the message that the get-or-create lookup of that key finds, NULL when none. No row: no such
-    conversation."""
-    params = Params(bot_id)
-    user = params(user_id)
-    author = f"(SELECT u.integration FROM users u WHERE u.id = {user} AND u.bot_id = $1)"
-    joined = f"EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.user_id = {user})"
-    matched = ("", "") if match is None else (", m.*", f" LEFT JOIN ({lookup(bot_id).query(params, match)}) m ON 1 = 1")
+    conversation and its channel, the integration that owns the author if the author is a user of
+    the bot, whether the author is a participant already and, with `match`, the message that the
+    get-or-create lookup of that key finds (None when none). None: no such conversation."""
+    params = Params(bot_id, user_id)
+    if match is None:
+        sql = f"SELECT {_CONTEXT_COLUMNS} FROM conversations c WHERE c.id = {params(conversation_id)} AND c.bot_id = $1"
+        found = await conn.fetch_one(MessageContext, sql, *params.args)
+        return None if found is None else (found, None)
+    found_by = lookup(bot_id).query(params, match)
     sql = (
-        f"SELECT c.integration AS context_integration, c.channel AS context_channel, {author} AS context_author,"
-        f" {joined} AS context_participant{matched[0]} FROM conversations c{matched[1]}"
+        f"SELECT {_CONTEXT_COLUMNS}, m.* FROM conversations c LEFT JOIN ({found_by}) m ON 1 = 1"
         f" WHERE c.id = {params(conversation_id)} AND c.bot_id = $1"
     )
-    return await conn.fetch_one(sql, *params.args)
+    matched = await conn.fetch_one(_Matched, sql, *params.args)
+    if matched is None:
+        return None
+    # The row holds the match's columns too (`m.*`): it is the message when there was one.
+    return matched, None if matched["id"] is None else cast(MessageRow, matched)
 
 
-async def get_message(conn: Connection, *, bot_id: str, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM messages r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
-
-
-async def get_message_with_conversation(conn: Connection, *, bot_id: str, id: str) -> Row | None:
-    """A message and, in the same round trip, the integration that owns its conversation and the
-    conversation's channel (`conversation_integration`, `conversation_channel`)."""
+async def get_message(conn: Connection, *, bot_id: str, id: str) -> MessageRow | None:
     return await conn.fetch_one(
+        MessageRow, f"SELECT {COLUMNS} FROM messages r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id
+    )
+
+
+async def get_message_with_conversation(conn: Connection, *, bot_id: str, id: str) -> MessageInConversation | None:
+    """A message and, in the same round trip, the integration that owns its conversation and the
+    conversation's channel."""
+    return await conn.fetch_one(
+        MessageInConversation,
         f"SELECT {COLUMNS}, c.integration AS conversation_integration, c.channel AS conversation_channel"
         " FROM messages r JOIN conversations c ON c.id = r.conversation_id WHERE r.id = $1 AND r.bot_id = $2",
         id,
@@ -108,21 +164,29 @@ async def list_messages(
     now: str,
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
-    """Messages newest first, leaving out those scheduled for later than `now`."""
+) -> tuple[list[MessageRow], str | None]:
+    """Messages newest first, leaving out those scheduled for later than `now`. A list filtered
+    by tags is driven by its most selective tag or conversation (store.listing)."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM messages r WHERE r.bot_id = $1"
+    conditions = ""
+    drivers: list[Driver] = [Tag("message", key, value) for key, value in tags.items()]
     if conversation_id is not None:
-        sql += f" AND r.conversation_id = {params(conversation_id)}"
+        if drivers:
+            drivers.append(Column("messages", "conversation_id", conversation_id))
+        else:
+            conditions += f" AND r.conversation_id = {params(conversation_id)}"
     if integration is not None:
-        sql += (
+        conditions += (
             " AND r.conversation_id IN (SELECT c.id FROM conversations c WHERE c.bot_id = $1"
             f" AND c.integration = {params(integration)})"
         )
-    sql += f" AND (r.scheduled_for IS NULL OR r.scheduled_for <= {params(now)})"
+    conditions += f" AND (r.scheduled_for IS NULL OR r.scheduled_for <= {params(now)})"
     if after is not None:
-        sql += f" AND r.created_at >= {params(after)}"
+        conditions += f" AND r.created_at >= {params(after)}"
     if before is not None:
-        sql += f" AND r.created_at <= {params(before)}"
-    sql += tag_filter(params, bot_id_param="$1", kind="message", tags=tags)
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+        conditions += f" AND r.created_at <= {params(before)}"
+    if drivers:
+        listing = Listing("messages", COLUMNS, bot_id, conditions, params.args[1:], drivers, Order(), cursor, limit)
+        return await fetch_listing(conn, MessageRow, listing)
+    sql = f"SELECT {COLUMNS} FROM messages r WHERE r.bot_id = $1{conditions}"
+    return await fetch_page(conn, MessageRow, sql, params, order=Order(), cursor=cursor, limit=limit)

@@ -46,7 +46,9 @@ async def port(source: Database, target: Database, *, progress: Callable[[str, i
             copied, last = 0, -1
             while True:
                 # Read in rowid order, a batch at a time: a large table never sits in memory whole.
+                # Every table has its own columns: its rows are read as plain mappings of them.
                 rows = await reader.fetch_all(
+                    dict[str, Any],
                     f"SELECT rowid AS parley_rowid, {names} FROM {table.name}"
                     f" WHERE rowid > $1 ORDER BY rowid LIMIT {BATCH}",
                     last,

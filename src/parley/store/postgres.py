@@ -19,7 +19,7 @@ from parley.store.database import (
     DatabaseUnavailable,
     InvalidText,
     Listener,
-    Row,
+    R,
     Statement,
     StatementTimeout,
     shifted,
@@ -106,14 +106,12 @@ class PostgresConnection:
             args.extend(values)
         await self._raw.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
 
-    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+    async def fetch_one(self, shape: type[R], sql: str, *args: Any) -> R | None:
         condition, self._condition = self._condition, None
         if condition is None:
-            row: Row | None = await self._raw.fetchrow(sql, *args)
+            row: R | None = await self._raw.fetchrow(sql, *args)
             return row
-        guarded: Row | None = await self._raw.fetchrow(
-            with_condition(sql, condition[0], len(args)), *args, *condition[1]
-        )
+        guarded: R | None = await self._raw.fetchrow(with_condition(sql, condition[0], len(args)), *args, *condition[1])
         if guarded is None:
             # No row carried the condition: it is checked on its own.
             await self._evaluate(condition)
@@ -121,7 +119,9 @@ class PostgresConnection:
             raise ConditionFailed
         return guarded
 
-    async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
+    async def find_or_insert(
+        self, shape: type[R], sql: str, args: Sequence[Any], statements: Sequence[Statement]
+    ) -> R | None:
         if self._condition is not None:
             await self.check()
         # The query and the inserts are parts of one statement, which all see the same snapshot:
@@ -131,13 +131,13 @@ class PostgresConnection:
         for index, (insert, inserted) in enumerate(statements):
             parts.append(f"s{index} AS ({_unless_found(insert, len(values))})")
             values.extend(inserted)
-        row: Row | None = await self._raw.fetchrow(f"WITH {', '.join(parts)} SELECT * FROM found", *values)
+        row: R | None = await self._raw.fetchrow(f"WITH {', '.join(parts)} SELECT * FROM found", *values)
         return row
 
-    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
+    async def fetch_all(self, shape: type[R], sql: str, *args: Any) -> list[R]:
         if self._condition is not None:
             await self.check()
-        rows: list[Row] = await self._raw.fetch(sql, *args)
+        rows: list[R] = await self._raw.fetch(sql, *args)
         return rows
 
     async def fetch_value(self, sql: str, *args: Any) -> Any:

@@ -8,7 +8,19 @@ from typing import Any
 
 import msgspec
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection, R, Row
+
+
+def select_list(shape: type[Row], alias: str = "r", **derived: str) -> str:
+    """The SELECT list of the rows of `shape`, a TypedDict whose keys are the columns: each key as
+    `alias.key` (bare without `alias`), or as `expression AS key` for a key `derived` gives an
+    expression for. Queries name their columns here, from the TypedDict, and nowhere else."""
+    keys = shape.__annotations__
+    unknown = set(derived) - set(keys)
+    if unknown:
+        raise ValueError(f"{shape.__name__} has no column {', '.join(sorted(unknown))}")
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{derived[key]} AS {key}" if key in derived else f"{prefix}{key}" for key in keys)
 
 
 class Params:
@@ -70,23 +82,14 @@ class Order:
         return f" ORDER BY {alias}.{self.column} {direction}, {alias}.id {direction}"
 
 
-def tag_filter(params: Params, *, bot_id_param: str, kind: str, tags: dict[str, str], alias: str = "r") -> str:
-    """Rows that carry every given tag with exactly the given value."""
-    return "".join(
-        f" AND {alias}.id IN (SELECT f.resource_id FROM tag_index f WHERE f.bot_id = {bot_id_param}"
-        f" AND f.kind = {params(kind)} AND f.key = {params(key)} AND f.value = {params(value)})"
-        for key, value in tags.items()
-    )
-
-
 async def fetch_page(
-    conn: Connection, sql: str, params: Params, *, order: Order, cursor: Cursor | None, limit: int
-) -> tuple[list[Row], str | None]:
+    conn: Connection, shape: type[R], sql: str, params: Params, *, order: Order, cursor: Cursor | None, limit: int
+) -> tuple[list[R], str | None]:
     """Runs a list query one row past the page to learn whether another page follows."""
     full = sql + order.after(params, cursor) + order.clause() + f" LIMIT {int(limit) + 1}"
-    rows = await conn.fetch_all(full, *params.args)
+    rows = await conn.fetch_all(shape, full, *params.args)
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
     last = rows[-1]
-    return rows, Cursor(last[order.column], last["id"]).encode()
+    return rows, Cursor(str(last[order.column]), str(last["id"])).encode()

@@ -15,7 +15,7 @@ from parley.store.database import (
     ConditionFailed,
     Connection,
     Listener,
-    Row,
+    R,
     Statement,
     with_condition,
 )
@@ -165,12 +165,12 @@ class SqliteConnection:
         for sql, args in statements:
             self._run(sql, args)
 
-    async def fetch_one(self, sql: str, *args: Any) -> Row | None:
+    async def fetch_one(self, shape: type[R], sql: str, *args: Any) -> R | None:
         condition, self._condition = self._condition, None
         if condition is None:
-            row: Row | None = self._run(sql, args).fetchone()
+            row: R | None = self._run(sql, args).fetchone()
             return row
-        guarded: Row | None = self._run(with_condition(sql, condition[0], len(args)), (*args, *condition[1])).fetchone()
+        guarded: R | None = self._run(with_condition(sql, condition[0], len(args)), (*args, *condition[1])).fetchone()
         if guarded is None:
             # No row carried the condition: it is checked on its own.
             self._evaluate(condition)
@@ -178,14 +178,17 @@ class SqliteConnection:
             raise ConditionFailed
         return guarded
 
-    async def find_or_insert(self, sql: str, args: Sequence[Any], statements: Sequence[Statement]) -> Row | None:
-        row = await self.fetch_one(sql, *args)
+    async def find_or_insert(
+        self, shape: type[R], sql: str, args: Sequence[Any], statements: Sequence[Statement]
+    ) -> R | None:
+        row = await self.fetch_one(shape, sql, *args)
         if row is None:
             await self.execute_all(statements)
         return row
 
-    async def fetch_all(self, sql: str, *args: Any) -> list[Row]:
-        return self._run(sql, args).fetchall()
+    async def fetch_all(self, shape: type[R], sql: str, *args: Any) -> list[R]:
+        rows: list[R] = self._run(sql, args).fetchall()
+        return rows
 
     async def fetch_value(self, sql: str, *args: Any) -> Any:
         row = self._run(sql, args).fetchone()

@@ -1,16 +1,36 @@
 """States: one row per (bot, owner namespace, type, resource, name)."""
 
-from parley.store.database import TIMERS, Connection, Row
+from typing import TypedDict
 
-COLUMNS = "id, bot_id, integration, type, resource_id, name, payload, expiry, expires_at, created_at, updated_at"
+from parley.store.database import TIMERS, Connection
+from parley.store.sql import select_list
+
+
+class StateRow(TypedDict):
+    id: str
+    bot_id: str
+    # The alias of the installation that keeps the state; empty for the bot.
+    integration: str
+    type: str
+    resource_id: str
+    name: str
+    payload: str
+    # The idle time after which the state expires (ms), and when that is, after its last write.
+    expiry: int | None
+    expires_at: str | None
+    created_at: str
+    updated_at: str
+
+
+COLUMNS = select_list(StateRow, alias="")
 _KEY = "bot_id = $1 AND integration = $2 AND type = $3 AND resource_id = $4 AND name = $5"
 
 
 async def get_state(
     conn: Connection, *, bot_id: str, integration: str, type: str, resource_id: str, name: str
-) -> Row | None:
+) -> StateRow | None:
     return await conn.fetch_one(
-        f"SELECT {COLUMNS} FROM states WHERE {_KEY}", bot_id, integration, type, resource_id, name
+        StateRow, f"SELECT {COLUMNS} FROM states WHERE {_KEY}", bot_id, integration, type, resource_id, name
     )
 
 
@@ -67,9 +87,9 @@ async def delete_state(conn: Connection, *, id: str) -> None:
     await conn.execute("DELETE FROM states WHERE id = $1", id)
 
 
-async def expired(conn: Connection, *, now: str, limit: int) -> list[Row]:
+async def expired(conn: Connection, *, now: str, limit: int) -> list[StateRow]:
     return await conn.fetch_all(
-        f"SELECT {COLUMNS} FROM states WHERE expires_at <= $1 ORDER BY expires_at LIMIT {int(limit)}", now
+        StateRow, f"SELECT {COLUMNS} FROM states WHERE expires_at <= $1 ORDER BY expires_at LIMIT {int(limit)}", now
     )
 
 

@@ -157,8 +157,10 @@ tag_index = Table(
     Column("key", Text, nullable=False),
     Column("value", Text, nullable=False),
     Column("ns", Text, nullable=False),
+    # The resource's creation time: a tag's entries are walked in a list's order.
+    Column("created_at", Text, nullable=False),
     PrimaryKeyConstraint("resource_id", "key"),
-    Index("tag_index_lookup", "bot_id", "kind", "key", "value", "resource_id"),
+    Index("tag_index_ordered", "bot_id", "kind", "key", "value", "created_at", "resource_id"),
 )
 
 events = Table(
@@ -179,6 +181,9 @@ events = Table(
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Index("events_created", "bot_id", "created_at", "id"),
+    Index("events_conversation", "bot_id", "conversation_id", "created_at", "id"),
+    Index("events_user", "bot_id", "user_id", "created_at", "id"),
+    Index("events_message", "bot_id", "message_id", "created_at", "id"),
 )
 
 states = Table(

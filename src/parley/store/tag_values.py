@@ -1,7 +1,14 @@
 """The distinct values of one tag key, read from the tag index."""
 
+from typing import TypedDict
+
 from parley.store.database import Connection
 from parley.store.sql import Params
+
+
+class _Value(TypedDict):
+    value: str
+
 
 # Resources an installation owns, by tag kind: `t` is the tag_index row, `{alias}` the installation's
 # alias. A message belongs to whoever owns its conversation.
@@ -39,7 +46,7 @@ async def list_tag_values(
     if integration is not None:
         sql += " AND " + _OWNED_BY[kind].format(alias=params(integration))
     sql += f" ORDER BY t.value LIMIT {int(limit) + 1}"
-    values: list[str] = [row["value"] for row in await conn.fetch_all(sql, *params.args)]
+    values = [row["value"] for row in await conn.fetch_all(_Value, sql, *params.args)]
     if len(values) <= limit:
         return values, None
     return values[:limit], values[limit - 1]

@@ -1,47 +1,70 @@
 """Tasks (the legacy family that workflows replaced)."""
 
-from parley.store.database import Connection, Row
-from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
+from typing import TypedDict
 
-FIELDS = (
-    "id",
-    "bot_id",
-    "type",
-    "title",
-    "description",
-    "data",
-    "status",
-    "parent_task_id",
-    "conversation_id",
-    "user_id",
-    "tags",
-    "timeout_at",
-    "failure_reason",
-    "created_at",
-    "updated_at",
-)
-COLUMNS = ", ".join(f"r.{field}" for field in FIELDS)
+from parley.store.database import Connection
+from parley.store.listing import fetch_filtered
+from parley.store.sql import Cursor, Params, select_list
 
 
-async def insert_task(conn: Connection, row: Row) -> None:
+class TaskRow(TypedDict):
+    id: str
+    bot_id: str
+    type: str
+    title: str
+    description: str
+    data: str
+    status: str
+    parent_task_id: str | None
+    conversation_id: str
+    user_id: str | None
+    tags: str
+    timeout_at: str
+    failure_reason: str | None
+    created_at: str
+    updated_at: str
+
+
+COLUMNS = select_list(TaskRow)
+
+
+async def insert_task(conn: Connection, row: TaskRow) -> None:
     await conn.execute(
         "INSERT INTO tasks (id, bot_id, type, title, description, data, status, parent_task_id, conversation_id,"
         " user_id, tags, timeout_at, created_at, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
-        *(row[c] for c in ("id", "bot_id", "type", "title", "description", "data", "status", "parent_task_id")),
-        *(row[c] for c in ("conversation_id", "user_id", "tags", "timeout_at", "created_at")),
+        row["id"],
+        row["bot_id"],
+        row["type"],
+        row["title"],
+        row["description"],
+        row["data"],
+        row["status"],
+        row["parent_task_id"],
+        row["conversation_id"],
+        row["user_id"],
+        row["tags"],
+        row["timeout_at"],
+        row["created_at"],
     )
 
 
-async def get_task(conn: Connection, *, bot_id: str, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM tasks r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+async def get_task(conn: Connection, *, bot_id: str, id: str) -> TaskRow | None:
+    return await conn.fetch_one(TaskRow, f"SELECT {COLUMNS} FROM tasks r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
 
 
-async def update_task(conn: Connection, row: Row) -> None:
+async def update_task(conn: Connection, row: TaskRow) -> None:
     await conn.execute(
         "UPDATE tasks SET title = $2, description = $3, data = $4, status = $5, tags = $6, timeout_at = $7,"
         " updated_at = $8 WHERE id = $1",
-        *(row[c] for c in ("id", "title", "description", "data", "status", "tags", "timeout_at", "updated_at")),
+        row["id"],
+        row["title"],
+        row["description"],
+        row["data"],
+        row["status"],
+        row["tags"],
+        row["timeout_at"],
+        row["updated_at"],
     )
 
 
@@ -62,10 +85,10 @@ async def list_tasks(
     tags: dict[str, str],
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[TaskRow], str | None]:
     """Tasks newest first; with `integration`, only those of that installation's conversations."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM tasks r WHERE r.bot_id = $1"
+    sql = ""
     if integration is not None:
         sql += (
             " AND r.conversation_id IN (SELECT c.id FROM conversations c WHERE c.bot_id = $1"
@@ -75,5 +98,6 @@ async def list_tasks(
         sql += f" AND r.{column} = {params(value)}"
     if statuses:
         sql += f" AND r.status IN ({params.many(statuses)})"
-    sql += tag_filter(params, bot_id_param="$1", kind="task", tags=tags)
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_filtered(
+        conn, TaskRow, "tasks", COLUMNS, params, sql, kind="task", tags=tags, cursor=cursor, limit=limit
+    )

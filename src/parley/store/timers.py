@@ -1,7 +1,20 @@
 """Timers: scheduled work (a message to release, an event to dispatch, a workflow to time out) as rows
 with a due time."""
 
-from parley.store.database import TIMERS, Connection, Row
+from typing import TypedDict
+
+from parley.store.database import TIMERS, Connection
+from parley.store.sql import select_list
+
+
+class TimerRow(TypedDict):
+    kind: str
+    resource_id: str
+    bot_id: str
+    due_at: str
+
+
+COLUMNS = select_list(TimerRow, alias="")
 
 
 async def add_timer(conn: Connection, *, kind: str, resource_id: str, bot_id: str, due_at: str) -> None:
@@ -21,9 +34,10 @@ async def take_timer(conn: Connection, *, kind: str, resource_id: str) -> bool:
     return removed == 1
 
 
-async def due(conn: Connection, *, now: str, limit: int) -> list[Row]:
+async def due(conn: Connection, *, now: str, limit: int) -> list[TimerRow]:
     return await conn.fetch_all(
-        f"SELECT kind, resource_id, bot_id, due_at FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT {int(limit)}",
+        TimerRow,
+        f"SELECT {COLUMNS} FROM timers WHERE due_at <= $1 ORDER BY due_at LIMIT {int(limit)}",
         now,
     )
 

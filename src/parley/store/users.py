@@ -1,16 +1,33 @@
 """Users of a bot."""
 
-from parley.store.database import Connection, Row
+from typing import TypedDict
+
+from parley.store.database import Connection
+from parley.store.listing import Driver, Listing, Members, Tag, fetch_listing
 from parley.store.lookup import Lookup
-from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
-
-COLUMNS = "r.id, r.bot_id, r.integration, r.name, r.picture_url, r.tags, r.created_at, r.updated_at"
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
 
-def lookup(bot_id: str, *, integration: str | None) -> Lookup:
+class UserRow(TypedDict):
+    id: str
+    bot_id: str
+    # The alias of the installation that owns the user; empty for the bot's own.
+    integration: str
+    name: str | None
+    picture_url: str | None
+    tags: str
+    created_at: str
+    updated_at: str
+
+
+COLUMNS = select_list(UserRow)
+
+
+def lookup(bot_id: str, *, integration: str | None) -> Lookup[UserRow]:
     """Where a get-or-create looks for a user: the bot's users, only those owned by the
     installation `integration` when given."""
-    return Lookup("users", COLUMNS, bot_id, "user", {} if integration is None else {"integration": integration})
+    scope = {} if integration is None else {"integration": integration}
+    return Lookup(UserRow, "users", COLUMNS, bot_id, "user", scope)
 
 
 async def insert_user(
@@ -37,8 +54,8 @@ async def insert_user(
     )
 
 
-async def get_user(conn: Connection, *, bot_id: str, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM users r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+async def get_user(conn: Connection, *, bot_id: str, id: str) -> UserRow | None:
+    return await conn.fetch_one(UserRow, f"SELECT {COLUMNS} FROM users r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
 
 
 async def update_user(
@@ -74,18 +91,27 @@ async def list_users(
     order: Order,
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[UserRow], str | None]:
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM users r WHERE r.bot_id = $1"
+    conditions = ""
+    drivers: list[Driver] = [Tag("user", key, value) for key, value in tags.items()]
     if integration is not None:
-        sql += f" AND r.integration = {params(integration)}"
+        conditions += f" AND r.integration = {params(integration)}"
     if conversation_id is not None:
-        sql += (
-            f" AND r.id IN (SELECT p.user_id FROM participants p WHERE p.conversation_id = {params(conversation_id)})"
+        drivers.append(
+            Members(
+                "SELECT p.user_id AS id FROM participants p WHERE p.bot_id = $1 AND p.conversation_id = $2",
+                "EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = $2 AND p.user_id = r.id"
+                " LIMIT 1 OFFSET 0)",
+                (conversation_id,),
+            )
         )
     if after is not None:
-        sql += f" AND r.{range_field} >= {params(after)}"
+        conditions += f" AND r.{range_field} >= {params(after)}"
     if before is not None:
-        sql += f" AND r.{range_field} <= {params(before)}"
-    sql += tag_filter(params, bot_id_param="$1", kind="user", tags=tags)
-    return await fetch_page(conn, sql, params, order=order, cursor=cursor, limit=limit)
+        conditions += f" AND r.{range_field} <= {params(before)}"
+    if drivers:
+        listing = Listing("users", COLUMNS, bot_id, conditions, params.args[1:], drivers, order, cursor, limit)
+        return await fetch_listing(conn, UserRow, listing)
+    sql = f"SELECT {COLUMNS} FROM users r WHERE r.bot_id = $1{conditions}"
+    return await fetch_page(conn, UserRow, sql, params, order=order, cursor=cursor, limit=limit)

@@ -1,36 +1,40 @@
 """Workflows of a bot."""
 
 from collections.abc import Sequence
+from typing import TypedDict
 
-from parley.store.database import Connection, Row
+from parley.store.database import Connection
+from parley.store.listing import fetch_filtered
 from parley.store.lookup import Lookup
-from parley.store.sql import Cursor, Order, Params, fetch_page, tag_filter
-
-FIELDS = (
-    "id",
-    "bot_id",
-    "name",
-    "status",
-    "input",
-    "output",
-    "parent_workflow_id",
-    "conversation_id",
-    "user_id",
-    "tags",
-    "timeout_at",
-    "completed_at",
-    "failure_reason",
-    "created_at",
-    "updated_at",
-)
-COLUMNS = ", ".join(f"r.{field}" for field in FIELDS)
+from parley.store.sql import Cursor, Params, select_list
 
 
-def lookup(bot_id: str, *, name: str, statuses: tuple[str, ...] | None) -> Lookup:
+class WorkflowRow(TypedDict):
+    id: str
+    bot_id: str
+    name: str
+    status: str
+    input: str
+    output: str
+    parent_workflow_id: str | None
+    conversation_id: str | None
+    user_id: str | None
+    tags: str
+    timeout_at: str
+    completed_at: str | None
+    failure_reason: str | None
+    created_at: str
+    updated_at: str
+
+
+COLUMNS = select_list(WorkflowRow)
+
+
+def lookup(bot_id: str, *, name: str, statuses: tuple[str, ...] | None) -> Lookup[WorkflowRow]:
     """Where a get-or-create looks for a workflow: the bot's workflows named `name`, only those
     in one of `statuses` when given."""
     scope_in = {} if statuses is None else {"status": statuses}
-    return Lookup("workflows", COLUMNS, bot_id, "workflow", {"name": name}, scope_in)
+    return Lookup(WorkflowRow, "workflows", COLUMNS, bot_id, "workflow", {"name": name}, scope_in)
 
 
 async def insert_workflow(
@@ -66,8 +70,10 @@ async def insert_workflow(
     )
 
 
-async def get_workflow(conn: Connection, *, bot_id: str, id: str) -> Row | None:
-    return await conn.fetch_one(f"SELECT {COLUMNS} FROM workflows r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
+async def get_workflow(conn: Connection, *, bot_id: str, id: str) -> WorkflowRow | None:
+    return await conn.fetch_one(
+        WorkflowRow, f"SELECT {COLUMNS} FROM workflows r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id
+    )
 
 
 async def update_workflow(
@@ -129,10 +135,10 @@ async def list_workflows(
     tags: dict[str, str],
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[WorkflowRow], str | None]:
     """Workflows newest first."""
     params = Params(bot_id)
-    sql = f"SELECT {COLUMNS} FROM workflows r WHERE r.bot_id = $1"
+    sql = ""
     for column, value in (
         ("conversation_id", conversation_id),
         ("user_id", user_id),
@@ -143,5 +149,6 @@ async def list_workflows(
             sql += f" AND r.{column} = {params(value)}"
     if statuses:
         sql += f" AND r.status IN ({params.many(statuses)})"
-    sql += tag_filter(params, bot_id_param="$1", kind="workflow", tags=tags)
-    return await fetch_page(conn, sql, params, order=Order(), cursor=cursor, limit=limit)
+    return await fetch_filtered(
+        conn, WorkflowRow, "workflows", COLUMNS, params, sql, kind="workflow", tags=tags, cursor=cursor, limit=limit
+    )
