@@ -12,13 +12,19 @@ _START = {
 _BODY = {"type": "http.response.body", "body": BODY}
 
 
+async def lifespan(receive: Receive, send: Send) -> None:
+    """Answers uvicorn's start-up and shutdown: a stand-in has nothing to open or close."""
+    while True:
+        message = await receive()
+        await send({"type": f"{message['type']}.complete"})
+        if message["type"] == "lifespan.shutdown":
+            return
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": f"{message['type']}.complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        await lifespan(receive, send)
+        return
     # Received in full, as an integration does before answering, but not decoded.
     while (await receive()).get("more_body", False):
         pass

@@ -429,3 +429,20 @@ def revision() -> str:
     if not changes:
         return commit
     return f"{commit} + uncommitted changes in src/ ({hashlib.sha1(changes.encode()).hexdigest()[:8]})"
+
+
+def measured_since(started_at: str) -> str:
+    """The code a run measured: `revision()` now, or both ends when the code changed meanwhile."""
+    measured = revision()
+    if measured != started_at:
+        measured = f"{started_at} at the start, {measured} at the end: the code changed during the run"
+    return measured
+
+
+def ok(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body of a successful answer; BenchError naming the request otherwise."""
+    if response.is_error:
+        request = response.request
+        raise BenchError(f"{request.method} {request.url.path}: {response.status_code} {response.text}")
+    found: dict[str, Any] = response.json()
+    return found

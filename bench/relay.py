@@ -8,7 +8,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -22,7 +21,9 @@ from bench.processes import (
     add_database_options,
     chosen_databases,
     machine,
+    measured_since,
     new_database,
+    ok,
     parley_server,
     require_tools,
     revision,
@@ -200,30 +201,21 @@ class _Relayed:
     def _count_records(self) -> int:
         count, params = 0, {"botId": self.bot_id, "pageSize": "100"}
         while True:
-            page = _ok(self.admin.get("/v1/parley/deliveries", params=params))
+            page = ok(self.admin.get("/v1/parley/deliveries", params=params))
             count += sum(1 for delivery in page["deliveries"] if delivery["operation"] == WEBHOOK_RECEIVED)
             if not page["meta"].get("nextToken"):
                 return count
             params["nextToken"] = page["meta"]["nextToken"]
 
 
-def _ok(response: httpx.Response) -> dict[str, Any]:
-    if response.is_error:
-        raise BenchError(
-            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}"
-        )
-    found: dict[str, Any] = response.json()
-    return found
-
-
 def _install(admin: httpx.Client, integration_url: str) -> tuple[str, str]:
     """A bot with the stand-in integration installed and enabled: its id and the webhook id."""
-    bot_id = _ok(admin.post("/v1/admin/bots", json={"name": "b"}))["bot"]["id"]
+    bot_id = ok(admin.post("/v1/admin/bots", json={"name": "b"}))["bot"]["id"]
     body = {"name": "relaybench", "version": "1.0.0", "url": integration_url + "/"}
-    integration_id = _ok(admin.post("/v1/admin/integrations", json=body))["integration"]["id"]
+    integration_id = ok(admin.post("/v1/admin/integrations", json=body))["integration"]["id"]
     installation = {"enabled": True, "integrationId": integration_id, "configuration": {}}
-    _ok(admin.put(f"/v1/admin/bots/{bot_id}", json={"integrations": {ALIAS: installation}}))
-    bot = _ok(admin.get(f"/v1/admin/bots/{bot_id}", headers={"x-multiple-integrations": "true"}))["bot"]
+    ok(admin.put(f"/v1/admin/bots/{bot_id}", json={"integrations": {ALIAS: installation}}))
+    bot = ok(admin.get(f"/v1/admin/bots/{bot_id}", headers={"x-multiple-integrations": "true"}))["bot"]
     webhook_id: str = bot["integrations"][ALIAS]["webhookId"]
     return bot_id, webhook_id
 
@@ -322,9 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                     found, counted = measure(options, work, kind, integration)
                     runs += found
                     records.append(counted)
-        measured = revision()
-        if measured != started_at:
-            measured = f"{started_at} at the start, {measured} at the end: the code changed during the run"
+        measured = measured_since(started_at)
     except BenchError as error:
         print(f"bench.relay: {error}", file=sys.stderr)
         return 1

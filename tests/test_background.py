@@ -76,3 +76,40 @@ def test_a_job_that_raises_is_run_again_shortly_and_the_others_go_on() -> None:
         assert len(healthy.runs) >= 5
 
     asyncio.run(scenario())
+
+
+def test_a_wake_brings_a_job_forward_but_never_puts_it_off() -> None:
+    async def scenario() -> None:
+        loop = Loop()
+        job = Recording(10)
+        loop.add(job)
+        loop.start()
+        await asyncio.sleep(0.05)
+        loop.wake(job, 0.1)
+        loop.wake(job, 30)
+        await asyncio.sleep(0.05)
+        assert len(job.runs) == 1
+        await asyncio.sleep(0.2)
+        assert len(job.runs) == 2
+        assert job.runs[1] - job.runs[0] < 1
+        await loop.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_wake_asked_while_the_job_runs_applies_after_it() -> None:
+    async def scenario() -> None:
+        loop = Loop()
+        job = Recording(10)
+        job.during_run = asyncio.Event()
+        loop.add(job)
+        loop.start()
+        await job.during_run.wait()
+        # The job is running: its own answer (10 s) must not cancel this.
+        loop.wake(job, 0.1)
+        job.during_run = None
+        await asyncio.sleep(0.4)
+        await loop.stop()
+        assert len(job.runs) == 2
+
+    asyncio.run(scenario())

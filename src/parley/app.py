@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         db = await open_database(settings)
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
         loop = background.Loop()
-        scheduler = Scheduler(db, chosen, loop)
+        scheduler = Scheduler(db, chosen, settings, loop)
         dispatcher = Dispatcher(db, chosen, settings, loop) if settings.dispatch else None
         loop.add(METRICS)
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
@@ -74,8 +74,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             relay=relay,
             base_url=settings.base_url,
         )
+        await scheduler.listen()
         if dispatcher is not None:
             await dispatcher.recover()
+            await dispatcher.listen()
         loop.start()
         relay.start()
         # Compiled now rather than by the first message written to a bot's own conversation.

@@ -123,14 +123,16 @@ async def _run_worker(settings: Settings) -> None:
     db = await open_database(settings)
     clock = SystemClock()
     loop = background.Loop()
-    Scheduler(db, clock, loop)  # it joins the loop, and nothing here pokes it
+    scheduler = Scheduler(db, clock, settings, loop)
     dispatcher = Dispatcher(db, clock, settings, loop)
     # Its attempts reach /metrics only through a PROMETHEUS_MULTIPROC_DIR shared with servers.
     loop.add(METRICS)
     stopping = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stopping.set)
+    await scheduler.listen()
     await dispatcher.recover()
+    await dispatcher.listen()
     loop.start()
     try:
         await stopping.wait()

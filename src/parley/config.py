@@ -32,6 +32,9 @@ class Settings:
     dispatch_retry_max_ms: int = 60_000
     dispatch_max_attempts: int = 10
     dispatch_concurrency: int = 32
+    # How often the scheduler and the dispatcher look for work that nothing told them about (a
+    # lease that ran out, an announcement missed while the listening connection was down).
+    poll_ms: int = 1_000
 
     @property
     def base_url(self) -> str:
@@ -104,6 +107,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dispatch_retry_max_ms=_int(env, "PARLEY_DISPATCH_RETRY_MAX_MS", 60_000, minimum=1),
         dispatch_max_attempts=_int(env, "PARLEY_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
         dispatch_concurrency=_int(env, "PARLEY_DISPATCH_CONCURRENCY", 32, minimum=1),
+        poll_ms=_int(env, "PARLEY_POLL_MS", 1_000, minimum=10),
     )
     if settings.pg_pool_max < settings.pg_pool_min:
         raise SettingsError("PARLEY_PG_POOL_MAX must not be smaller than PARLEY_PG_POOL_MIN")

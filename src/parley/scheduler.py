@@ -9,42 +9,60 @@ several processes share one PostgreSQL database.
 
 from parley import background
 from parley.clock import Clock, iso_from_ms, parse_iso
+from parley.config import Settings
 from parley.service import events, integration_ops, messages, states, workflows
 from parley.service.definitions import DefinitionCache
 from parley.store import events as event_store
 from parley.store import states as state_store
 from parley.store import timers
-from parley.store.database import Database
+from parley.store.database import TIMERS, Database
 
-# Longest sleep between two looks at the database: bounds how late work scheduled by another
-# process can be noticed.
-POLL_SECONDS = 0.25
 BATCH = 100
 
 
 class Scheduler:
-    """Runs from the process's background loop, which it joins when made."""
+    """Runs from the process's background loop, which it joins when made. It sleeps until the
+    next due time it read, or until a timer or an expiry due sooner is announced (in this process,
+    or by another through PostgreSQL), and at most `poll_ms`: the bound on how late work is
+    noticed whose announcement was missed."""
 
-    def __init__(self, db: Database, clock: Clock, loop: background.Loop) -> None:
+    def __init__(self, db: Database, clock: Clock, settings: Settings, loop: background.Loop) -> None:
         self._db = db
         self._clock = clock
         self._cache = DefinitionCache()
+        self._poll_seconds = settings.poll_ms / 1000
         self._loop = loop
         loop.add(self)
 
+    async def listen(self) -> None:
+        """Wakes up for the timers and expiries written from now on."""
+        await self._db.listen(TIMERS, self._announced)
+
+    def _announced(self, due_at: str) -> None:
+        if not due_at:
+            self.poke()
+            return
+        # The loop keeps the sooner of this and the wake-up already planned.
+        self._loop.wake(self, max((parse_iso(due_at) - self._clock.now_ms()) / 1000, 0.0))
+
     def poke(self) -> None:
-        """Look again now: the clock moved, or work was scheduled."""
+        """Look again now: the clock moved."""
         self._loop.poke(self)
 
     async def run(self) -> float:
         next_due = await self.run_due()
         if next_due is None:
-            return POLL_SECONDS
-        return min(max((next_due - self._clock.now_ms()) / 1000, 0.0), POLL_SECONDS)
+            return self._poll_seconds
+        return min(max((next_due - self._clock.now_ms()) / 1000, 0.0), self._poll_seconds)
 
     async def run_due(self) -> int | None:
-        """Does everything due now; returns when the next work is due (ms), if anything is pending."""
+        """Does what is due now, up to a batch; returns when the next work is due (ms), now when
+        more may be due, None when nothing is pending. Idle, it costs one statement."""
+        async with self._db.connection() as conn:
+            next_due = await timers.next_due(conn)
         now_ms = self._clock.now_ms()
+        if next_due is None or parse_iso(next_due) > now_ms:
+            return None if next_due is None else parse_iso(next_due)
         now = iso_from_ms(now_ms)
         async with self._db.connection() as conn:
             due = await timers.due(conn, now=now, limit=BATCH)
@@ -74,8 +92,5 @@ class Scheduler:
                     await state_store.delete_state(conn, id=state["id"])
                 else:
                     await states.expire(conn, bot, state, now=now)
-        if len(due) == BATCH or len(expired) == BATCH:
-            return now_ms
-        async with self._db.connection() as conn:
-            next_due = await timers.next_due(conn)
-        return None if next_due is None else parse_iso(next_due)
+        # What became due meanwhile, and the next due time, are read on the next turn, at once.
+        return now_ms

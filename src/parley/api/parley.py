@@ -73,8 +73,6 @@ async def retry_delivery(request: Call, delivery_id: str) -> Answer:
     found = services(request)
     async with admin(request, write=True) as conn:
         delivery = await deliveries.retry(conn, delivery_id, now=found.now())
-    if found.dispatcher is not None:
-        found.dispatcher.poke()
     return respond({"delivery": delivery})
 
 
@@ -84,8 +82,6 @@ async def rotate_webhook(request: Call, bot_id: str, alias: str) -> Answer:
     found = services(request)
     async with admin(request, write=True) as conn:
         installation = await bots.rotate_webhook(conn, bot_id, alias, now=found.now())
-    if found.dispatcher is not None:
-        found.dispatcher.poke()
     webhook_id = installation["webhook_id"]
     return respond({"webhookId": webhook_id, "webhookUrl": bots.webhook_url(found.base_url, webhook_id)})
 

@@ -26,12 +26,11 @@ from parley.service import outbox
 from parley.service.definitions import DefinitionCache
 from parley.store import deliveries as store
 from parley.store import events as event_store
-from parley.store.database import Database
+from parley.store.database import DELIVERIES, Database
 from parley.store.deliveries import DeliveryRow
 
 logger = logging.getLogger("parley.dispatch")
 
-POLL_SECONDS = 0.1
 # A lease outlives the HTTP timeout by this much (at most 10 s), so a slow answer is not taken
 # for a dead worker.
 LEASE_MARGIN_MS = 10_000
@@ -48,7 +47,9 @@ def backoff_ms(settings: Settings, attempts: int) -> int:
 
 class Dispatcher:
     """Claims from the process's background loop, which it joins when made; each call it starts
-    runs as a task of its own."""
+    runs as a task of its own. It claims when a delivery is announced (in this process, or by
+    another through PostgreSQL), when a call ends, when a retry it scheduled is due, and every
+    `poll_ms` for what it was not told about: leases run out, announcements missed."""
 
     def __init__(self, db: Database, clock: Clock, settings: Settings, loop: background.Loop) -> None:
         self._db = db
@@ -57,8 +58,13 @@ class Dispatcher:
         self._cache = DefinitionCache()
         self._http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._poll_seconds = settings.poll_ms / 1000
         self._loop = loop
         loop.add(self)
+
+    async def listen(self) -> None:
+        """Claims as soon as a delivery is announced from now on."""
+        await self._db.listen(DELIVERIES, lambda _: self.poke())
 
     async def recover(self) -> None:
         """Run before the loop starts. On SQLite one process delivers, so a lease found at
@@ -85,7 +91,7 @@ class Dispatcher:
 
     async def run(self) -> float:
         await self.claim_and_start()
-        return POLL_SECONDS
+        return self._poll_seconds
 
     async def claim_and_start(self) -> int:
         """Claims as many due deliveries as there is room for and starts their calls."""
@@ -216,3 +222,4 @@ class Dispatcher:
         METRICS.attempt("retry" if status == "pending" else status)
         if status == "pending":
             logger.info("delivery %s failed (%s); retrying", delivery["id"], error)
+            self._loop.wake(self, (next_attempt_ms - now_ms) / 1000)

@@ -1,14 +1,26 @@
 """The one async interface every store module uses, whichever the database: its protocols, and
 the SQL rewriting both dialects share. The dialects live in store/sqlite.py and store/postgres.py."""
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 # A statement and its arguments, for Connection.execute_all.
 Statement = tuple[str, Sequence[Any]]
+
+logger = logging.getLogger("parley.store")
+
+# Channels of announcements (Connection.announce): work a committed transaction made for the
+# background jobs. On PostgreSQL they are also the LISTEN/NOTIFY channels between processes.
+DELIVERIES = "parley_deliveries"
+"""A delivery became due (queued, retried, handed back); no payload."""
+TIMERS = "parley_timers"
+"""A timer or a state expiry was set; the payload is its due time (ISO 8601), or empty for "look now"."""
+
+Listener = Callable[[str], None]
 
 
 class ConditionFailed(Exception):
@@ -96,6 +108,13 @@ class Connection(Protocol):
         """Evaluates the pending condition, if any, on its own (ConditionFailed when false)."""
         ...
 
+    def announce(self, channel: str, payload: str = "") -> None:
+        """Tells the listeners of `channel` about `payload` once the writes made on this
+        connection so far are committed (nothing if they are rolled back): this process's, or,
+        when it has none for the channel, those of the other processes (PostgreSQL NOTIFY, sent
+        after the commit on a connection of its own)."""
+        ...
+
 
 class Database(Protocol):
     """One database and the connections to it. The failures callers tell apart (the database
@@ -112,7 +131,50 @@ class Database(Protocol):
         """A connection for reads, outside any explicit transaction."""
         ...
 
+    async def listen(self, channel: str, listener: Listener) -> None:
+        """Calls `listener(payload)` for each announcement on `channel` after its transaction
+        committed: this process's own and, on PostgreSQL, those of other processes (LISTEN, on
+        one connection of the process's own). A listener only wakes work up and must not raise;
+        announcements missed while that connection is down are not repeated."""
+        ...
+
     async def close(self) -> None: ...
+
+
+class Announcements:
+    """The listeners of one process, by channel, and the announcements of a transaction that
+    wait for its commit."""
+
+    def __init__(self, *, elsewhere: Callable[[str, str], None] | None = None) -> None:
+        self._listeners: dict[str, list[Listener]] = {}
+        # Where an announcement that nobody here listens to goes (other processes), if anywhere.
+        self._elsewhere = elsewhere
+
+    def add(self, channel: str, listener: Listener) -> None:
+        self._listeners.setdefault(channel, []).append(listener)
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self._listeners)
+
+    def deliver(self, channel: str, payload: str) -> None:
+        listeners = self._listeners.get(channel)
+        if not listeners:
+            if self._elsewhere is not None:
+                self._elsewhere(channel, payload)
+            return
+        for listener in listeners:
+            try:
+                listener(payload)
+            except Exception:
+                # A listener only wakes work up: the commit behind it stands whatever happens here.
+                logger.exception("a listener of %s failed", channel)
+
+    def deliver_all(self, pending: list[tuple[str, str]]) -> None:
+        """Delivers `pending` (emptied), each distinct announcement once."""
+        for channel, payload in dict.fromkeys(pending):
+            self.deliver(channel, payload)
+        pending.clear()
 
 
 async def ping(conn: Connection) -> None:

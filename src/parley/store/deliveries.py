@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from parley.store.database import Connection, Statement
+from parley.store.database import DELIVERIES, Connection, Statement
 from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
 
@@ -89,6 +89,7 @@ async def insert_delivery(
         now,
         data,
     )
+    conn.announce(DELIVERIES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +194,15 @@ async def finish(
 
 async def requeue(conn: Connection, *, id: str, now: str) -> int:
     """A failed delivery, due again now with a fresh count of attempts."""
-    return await conn.execute(
+    changed = await conn.execute(
         "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2"
         " WHERE id = $1 AND status = 'failed'",
         id,
         now,
     )
+    if changed:
+        conn.announce(DELIVERIES)
+    return changed
 
 
 async def release(conn: Connection, *, ids: list[str], now: str) -> None:
@@ -209,6 +213,7 @@ async def release(conn: Connection, *, ids: list[str], now: str) -> None:
             id_,
             now,
         )
+    conn.announce(DELIVERIES)
 
 
 async def release_all(conn: Connection, *, now: str) -> None:

@@ -10,7 +10,15 @@ from contextlib import asynccontextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
-from parley.store.database import ConditionFailed, Connection, R, Statement, with_condition
+from parley.store.database import (
+    Announcements,
+    ConditionFailed,
+    Connection,
+    Listener,
+    R,
+    Statement,
+    with_condition,
+)
 
 MMAP_BYTES = 1 << 30
 
@@ -28,11 +36,14 @@ class _GroupCommit:
     that its own failure rolls back. One COMMIT (its log writes and lock calls) serves all the
     writes of a turn instead of one each."""
 
-    def __init__(self, raw: sqlite3.Connection) -> None:
+    def __init__(self, raw: sqlite3.Connection, announcements: Announcements) -> None:
         self.raw = raw
         self.in_transaction = False
         # Resolved when the open group has committed; None while no group is open.
         self.group: asyncio.Future[None] | None = None
+        self.announcements = announcements
+        # What the open group's transactions announced, delivered when it has committed.
+        self.announced: list[tuple[str, str]] = []
 
     def join(self) -> "asyncio.Future[None]":
         if self.group is not None and not self.raw.in_transaction:
@@ -53,6 +64,7 @@ class _GroupCommit:
         try:
             self.raw.execute("COMMIT")
         except BaseException as error:
+            self.announced.clear()
             with suppress(sqlite3.Error):
                 self.raw.execute("ROLLBACK")
             group.set_exception(error)
@@ -60,6 +72,7 @@ class _GroupCommit:
             group.exception()
         else:
             group.set_result(None)
+            self.announcements.deliver_all(self.announced)
 
 
 class SqliteConnection:
@@ -72,9 +85,17 @@ class SqliteConnection:
         self._raw = writer.raw
         self._seen: asyncio.Future[None] | None = None
         self._condition: Statement | None = None
+        self._announced: list[tuple[str, str]] = []
 
     def require(self, condition: Statement) -> None:
         self._condition = condition
+
+    def announce(self, channel: str, payload: str = "") -> None:
+        self._announced.append((channel, payload))
+
+    def deliver_announced(self) -> None:
+        """Delivers what writes outside a transaction announced, once they are committed."""
+        self._writer.announcements.deliver_all(self._announced)
 
     async def check(self) -> None:
         self._check()
@@ -101,10 +122,14 @@ class SqliteConnection:
             try:
                 yield
             except BaseException:
+                self._announced.clear()
                 self._raw.execute("ROLLBACK TO parley")
                 self._raw.execute("RELEASE parley")
                 raise
             self._raw.execute("RELEASE parley")
+            # Delivered with the group, once it has committed.
+            writer.announced.extend(self._announced)
+            self._announced.clear()
         finally:
             writer.in_transaction = False
         await self.settled()
@@ -223,7 +248,8 @@ class SqliteDatabase:
         # by _Checkpointer instead of inside whichever COMMIT crosses the threshold.
         self._raw.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._raw.execute("PRAGMA wal_autocheckpoint=0")
-        self._writer = _GroupCommit(self._raw)
+        self._announcements = Announcements()
+        self._writer = _GroupCommit(self._raw, self._announcements)
         self._checkpointer = _Checkpointer(path)
 
     @asynccontextmanager
@@ -239,6 +265,11 @@ class SqliteDatabase:
             yield conn
         finally:
             await conn.settled()
+            conn.deliver_announced()
+
+    async def listen(self, channel: str, listener: Listener) -> None:
+        # One process owns the database: every announcement is made here.
+        self._announcements.add(channel, listener)
 
     async def close(self) -> None:
         self._writer.commit()

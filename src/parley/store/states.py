@@ -2,7 +2,7 @@
 
 from typing import TypedDict
 
-from parley.store.database import Connection
+from parley.store.database import TIMERS, Connection
 from parley.store.sql import select_list
 
 
@@ -49,7 +49,7 @@ async def insert_state(
     now: str,
 ) -> int:
     """Inserts the state unless one with the same key exists; the number of rows inserted."""
-    return await conn.execute(
+    inserted = await conn.execute(
         f"INSERT INTO states ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
         " ON CONFLICT (bot_id, integration, type, resource_id, name) DO NOTHING",
         id,
@@ -63,6 +63,9 @@ async def insert_state(
         expires_at,
         now,
     )
+    if inserted and expires_at is not None:
+        conn.announce(TIMERS, expires_at)
+    return inserted
 
 
 async def update_state(
@@ -76,6 +79,8 @@ async def update_state(
         expires_at,
         now,
     )
+    if expires_at is not None:
+        conn.announce(TIMERS, expires_at)
 
 
 async def delete_state(conn: Connection, *, id: str) -> None:

@@ -3,7 +3,7 @@ with a due time."""
 
 from typing import TypedDict
 
-from parley.store.database import Connection
+from parley.store.database import TIMERS, Connection
 from parley.store.sql import select_list
 
 
@@ -25,6 +25,7 @@ async def add_timer(conn: Connection, *, kind: str, resource_id: str, bot_id: st
         bot_id,
         due_at,
     )
+    conn.announce(TIMERS, due_at)
 
 
 async def take_timer(conn: Connection, *, kind: str, resource_id: str) -> bool:
