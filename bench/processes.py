@@ -405,6 +405,22 @@ def new_database(kind: str, *, postgres_url: str | None, sqlite_path: Path) -> I
 # What was measured, and where
 
 
+def parse_size(text: str) -> int:
+    """A count of stored messages as given on the command line: 10000, 10k or 1M."""
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
+def size_label(messages: int) -> str:
+    """10k, 1M: a count of stored messages as the reports name it."""
+    if messages == 0:
+        return "-"
+    if messages % 1_000_000 == 0:
+        return f"{messages // 1_000_000}M"
+    return f"{messages // 1000}k" if messages % 1000 == 0 else str(messages)
+
+
 def machine() -> str:
     model = "unknown CPU"
     with open("/proc/cpuinfo") as cpuinfo:

@@ -25,11 +25,13 @@ from bench.processes import (
     machine,
     new_database,
     parley_server,
+    parse_size,
     profiling,
     require_tools,
     revision,
     run_wrk,
     running,
+    size_label,
     wait_idle,
     wait_quiet,
 )
@@ -134,12 +136,6 @@ class Options:
         return max(1.0, self.duration / self.slices)
 
 
-def _size(text: str) -> int:
-    text = text.strip().lower()
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
-    return int(float(text.rstrip("km")) * scale)
-
-
 def parse_options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     add_database_options(parser)
@@ -176,7 +172,7 @@ def parse_options(argv: list[str] | None) -> Options:
     sizes = args.sizes or ("10000" if args.quick else "10000,1000000")
     return Options(
         postgres_url=args.postgres_url,
-        sizes=sorted({_size(s) for s in sizes.split(",")}),
+        sizes=sorted({parse_size(s) for s in sizes.split(",")}),
         duration=args.duration or (3.0 if args.quick else 10.0),
         warmup=args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0),
         connections=args.connections,
@@ -418,14 +414,6 @@ def measure_parley(options: Options, work: Path, kind: str, baseline: _Target) -
 # The report
 
 
-def _count(messages: int) -> str:
-    if messages == 0:
-        return "-"
-    if messages % 1_000_000 == 0:
-        return f"{messages // 1_000_000}M"
-    return f"{messages // 1000}k" if messages % 1000 == 0 else str(messages)
-
-
 def report(measurements: list[Measurement], options: Options, *, revision: str) -> str:
     baselines = sorted(m.per_second for m in measurements if m.database == "baseline")
     parley = [m for m in measurements if m.database != "baseline"]
@@ -446,14 +434,14 @@ def report(measurements: list[Measurement], options: Options, *, revision: str) 
     for m in parley:
         postgres = m.postgres_cpu_per_1k
         lines.append(
-            f"| {m.database} | {_count(m.messages)} | {TITLES[m.scenario]} | {m.per_second:,.0f}"
+            f"| {m.database} | {size_label(m.messages)} | {TITLES[m.scenario]} | {m.per_second:,.0f}"
             f" | {m.baseline_per_second:,.0f} | {m.share:.2f} | {m.cpu_share:.2f} | {m.p50_ms:.2f} | {m.p99_ms:.2f}"
             f" | {m.p99_ms / m.p50_ms:.1f} | {m.cpu_per_1k:.3f} | {'-' if postgres is None else f'{postgres:.3f}'}"
             f" | {m.errors} | {m.other_load:.2f} |"
         )
     growth = _growth(parley)
     if growth:
-        small, large = _count(min(options.sizes)), _count(max(options.sizes))
+        small, large = size_label(min(options.sizes)), size_label(max(options.sizes))
         lines += [
             "",
             f"Growth from {small} to {large} stored messages: how many times longer a request takes, each"
@@ -497,7 +485,7 @@ def _targets(measurements: list[Measurement], growth: list[tuple[Measurement, Me
         for m in (m for m in measurements if m.database == database and m.scenario == scenario):
             verdict = "met" if m.share >= share else "missed"
             lines.append(
-                f"- {scenario} on {database} at {_count(m.messages)}: {m.share:.0%} of the baseline's req/s"
+                f"- {scenario} on {database} at {size_label(m.messages)}: {m.share:.0%} of the baseline's req/s"
                 f" (target ≥ {share:.0%}): {verdict}; {m.cpu_share:.0%} by server CPU"
             )
     for low, high in growth:
@@ -505,7 +493,7 @@ def _targets(measurements: list[Measurement], growth: list[tuple[Measurement, Me
         verdict = "met" if got <= MAX_GROWTH else "missed"
         lines.append(f"- growth of {low.scenario} on {low.database}: {got:.2f} (target ≤ {MAX_GROWTH}): {verdict}")
     tails = ", ".join(
-        f"{m.database} {_count(m.messages)} {m.scenario} ({m.p99_ms / m.p50_ms:.1f} times)"
+        f"{m.database} {size_label(m.messages)} {m.scenario} ({m.p99_ms / m.p50_ms:.1f} times)"
         for m in measurements
         if m.p99_ms > MAX_TAIL * m.p50_ms
     )

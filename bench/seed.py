@@ -58,7 +58,7 @@ def conversation_of(index: int, conversations: int) -> int:
     return index % conversations
 
 
-def _ulid_id(prefix: str, ms: int) -> str:
+def ulid_id(prefix: str, ms: int) -> str:
     value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
     return prefix + "_" + "".join([_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)])
 
@@ -69,7 +69,7 @@ def _insert_sql(table: Table) -> tuple[str, list[str]]:
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})", columns
 
 
-async def _insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+async def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     sql, columns = _insert_sql(table)
     if rows and set(rows[0]) != set(columns):
         raise RuntimeError(
@@ -79,13 +79,55 @@ async def _insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, 
     await conn.execute_many(sql, [tuple(row[c] for c in columns) for row in rows])
 
 
+def user_row(user_id: str, bot_id: str, at: str, tags: str = "{}") -> dict[str, Any]:
+    """A `users` row of the bot, created and updated at `at`, with `tags` (JSON)."""
+    return {
+        "id": user_id,
+        "bot_id": bot_id,
+        "integration": "",
+        "name": None,
+        "picture_url": None,
+        "tags": tags,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def conversation_row(conversation_id: str, bot_id: str, at: str, tags: str = "{}") -> dict[str, Any]:
+    """A `conversations` row of the bot on CHANNEL, created and updated at `at`, with `tags` (JSON)."""
+    return {
+        "id": conversation_id,
+        "bot_id": bot_id,
+        "channel": CHANNEL,
+        "integration": "",
+        "integration_name": "",
+        "current_task_id": None,
+        "tags": tags,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def tag_row(bot_id: str, kind: str, resource_id: str, key: str, value: str, at: str) -> dict[str, Any]:
+    """A `tag_index` row: its entry carries the creation time `at` of its resource."""
+    return {
+        "bot_id": bot_id,
+        "kind": kind,
+        "resource_id": resource_id,
+        "key": key,
+        "value": value,
+        "ns": namespace(key),
+        "created_at": at,
+    }
+
+
 def _message_rows(
     bot_id: str, start: int, stop: int, base_ms: int, conversations: list[str], users: list[str]
 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     for index in range(start, stop):
         ms = base_ms + index
         now = iso_from_ms(ms)
-        message_id = _ulid_id("msg", ms)
+        message_id = ulid_id("msg", ms)
         owner = conversation_of(index, len(conversations))
         value = tag_value(index)
         yield (
@@ -103,15 +145,7 @@ def _message_rows(
                 "created_at": now,
                 "updated_at": now,
             },
-            {
-                "bot_id": bot_id,
-                "kind": "message",
-                "resource_id": message_id,
-                "key": TAG_KEY,
-                "value": value,
-                "ns": namespace(TAG_KEY),
-                "created_at": now,
-            },
+            tag_row(bot_id, "message", message_id, TAG_KEY, value, now),
         )
 
 
@@ -129,45 +163,14 @@ async def _seed(db: Database, messages: int, *, sample: int) -> Seeded:
         )
         key = await create_bot_api_key(conn, CreateBotApiKey(bot_id=bot_id), now=iso_from_ms(now_ms))
         count = max(1, -(-messages // MESSAGES_PER_CONVERSATION))
-        users = [_ulid_id("user", base_ms - count + n) for n in range(count)]
-        conversations = [_ulid_id("conv", base_ms - count + n) for n in range(count)]
+        users = [ulid_id("user", base_ms - count + n) for n in range(count)]
+        conversations = [ulid_id("conv", base_ms - count + n) for n in range(count)]
         at = iso_from_ms(base_ms - 1)
-        await _insert_rows(
-            conn,
-            tables.users,
-            [
-                {
-                    "id": user_id,
-                    "bot_id": bot_id,
-                    "integration": "",
-                    "name": None,
-                    "picture_url": None,
-                    "tags": "{}",
-                    "created_at": at,
-                    "updated_at": at,
-                }
-                for user_id in users
-            ],
+        await insert_rows(conn, tables.users, [user_row(user_id, bot_id, at) for user_id in users])
+        await insert_rows(
+            conn, tables.conversations, [conversation_row(conversation, bot_id, at) for conversation in conversations]
         )
-        await _insert_rows(
-            conn,
-            tables.conversations,
-            [
-                {
-                    "id": conversation_id,
-                    "bot_id": bot_id,
-                    "channel": CHANNEL,
-                    "integration": "",
-                    "integration_name": "",
-                    "current_task_id": None,
-                    "tags": "{}",
-                    "created_at": at,
-                    "updated_at": at,
-                }
-                for conversation_id in conversations
-            ],
-        )
-        await _insert_rows(
+        await insert_rows(
             conn,
             tables.participants,
             [
@@ -181,8 +184,8 @@ async def _seed(db: Database, messages: int, *, sample: int) -> Seeded:
         pairs = list(_message_rows(bot_id, start, min(start + BATCH, messages), base_ms, conversations, users))
         message_sample.extend(row["id"] for n, (row, _) in enumerate(pairs, start) if n in chosen)
         async with db.transaction() as conn:
-            await _insert_rows(conn, tables.messages, [message for message, _ in pairs])
-            await _insert_rows(conn, tables.tag_index, [tag for _, tag in pairs])
+            await insert_rows(conn, tables.messages, [message for message, _ in pairs])
+            await insert_rows(conn, tables.tag_index, [tag for _, tag in pairs])
     random.shuffle(message_sample)
     return Seeded(
         bot_id=bot_id,
@@ -194,7 +197,7 @@ async def _seed(db: Database, messages: int, *, sample: int) -> Seeded:
     )
 
 
-async def _settle(db: Database, *, sqlite_analyze: bool) -> None:
+async def settle(db: Database, *, sqlite_analyze: bool) -> None:
     """Leaves the database as a server that has run for a while would find it: PostgreSQL's
     autovacuum would have analyzed the new rows; SQLite's WAL is checkpointed into the file.
     SQLite gets no ANALYZE unless asked: Parley never runs it, so by default neither does the
@@ -212,7 +215,7 @@ async def _fill(settings: Settings, messages: int, sample: int, sqlite_analyze: 
     db = await open_database(settings)
     try:
         seeded = await _seed(db, messages, sample=sample)
-        await _settle(db, sqlite_analyze=sqlite_analyze)
+        await settle(db, sqlite_analyze=sqlite_analyze)
         return seeded
     finally:
         await db.close()
