@@ -4,7 +4,6 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import msgspec
 
 from parley import ids
@@ -261,12 +260,8 @@ async def to_integration_action(
     return Call(url, headers, msgspec.json.encode({"type": name, "input": input}))
 
 
-def reason(response: httpx.Response) -> str:
-    """Why the target refused: the message of an error body in the contract's shape, else the text."""
-    return error_reason(response.status_code, response.text)
-
-
 def error_reason(status_code: int, text: str) -> str:
+    """Why the target refused: the message of an error body in the contract's shape, else the text."""
     try:
         body = msgspec.json.decode(text)
     except msgspec.DecodeError:
