@@ -165,7 +165,7 @@ async def fetch_listing(conn: Connection, shape: type[R], listing: Listing) -> t
     chosen: Driver | None = drivers[0] if len(drivers) == 1 and drivers[0].ordered(listing.order) else None
     count = None
     if chosen is None and drivers:
-        counts = await _counts(conn, listing.bot_id, drivers)
+        counts = await count_candidates(conn, listing.bot_id, drivers)
         count, chosen = min(zip(counts, drivers, strict=True), key=lambda pair: pair[0])
     assert chosen is not None or not drivers
     others = [driver for driver in drivers if driver is not chosen]
@@ -194,7 +194,7 @@ def _page(rows: list[R], listing: Listing) -> tuple[list[R], str | None]:
     return rows, Cursor(str(last[listing.order.column]), str(last["id"])).encode()
 
 
-async def _counts(conn: Connection, bot_id: str, drivers: list[Driver]) -> list[int]:
+async def count_candidates(conn: Connection, bot_id: str, drivers: Sequence[Driver]) -> list[int]:
     """How many candidates each driver has, counted up to COUNT_CAP + 1, in one statement."""
     params = Params(bot_id)
     parts = [

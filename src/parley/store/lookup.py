@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Generic
 
 from parley.store.database import Connection, R, Statement
-from parley.store.listing import COUNT_CAP
+from parley.store.listing import Tag, count_candidates
 from parley.store.sql import Params
 
 
@@ -75,16 +75,8 @@ class Lookup(Generic[R]):
         pair's entries (counted up to COUNT_CAP + 1, in one statement; none for one pair)."""
         if len(key.pairs) < 2:
             return key
-        params = Params(self.bot_id)
-        kind = params(self.kind)
-        counts = ", ".join(
-            f"(SELECT COUNT(*) FROM (SELECT 1 FROM tag_index d WHERE d.bot_id = $1 AND d.kind = {kind}"
-            f" AND d.key = {params(k)} AND d.value = {params(v)} LIMIT {COUNT_CAP + 1}) c{index}) AS n{index}"
-            for index, (k, v) in enumerate(key.pairs)
-        )
-        row = await conn.fetch_one(dict, f"SELECT {counts}", *params.args)
-        assert row is not None, "a SELECT without FROM returns one row"
-        ranked = sorted(range(len(key.pairs)), key=lambda index: int(row[f"n{index}"]))
+        counts = await count_candidates(conn, self.bot_id, [Tag(self.kind, k, v) for k, v in key.pairs])
+        ranked = sorted(range(len(key.pairs)), key=lambda index: counts[index])
         return replace(key, pairs=tuple(key.pairs[index] for index in ranked))
 
 
