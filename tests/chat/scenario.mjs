@@ -8,6 +8,7 @@
 // CHAT_LISTEN_URL (default CHAT_URL) is where streams are opened: another process of the same
 // deployment, so that what is written through one must reach streams held by the other.
 // CHAT_MODE=personal with CHAT_ENCRYPTION_KEY: the installation signs no keys; the client does.
+// CHAT_SCENARIO=listen-chosen-id runs only the listen of a conversation whose id has a "/".
 //
 // Every check runs and prints `ok` or `FAIL`; a failed step that later checks need ends the run.
 // The last line is `RESULT <json>`: what the caller checks on the bot's side.
@@ -40,6 +41,17 @@ const failed = []
 
 class Stop extends Error {}
 
+function describe(error) {
+  if (isApiError(error)) {
+    return `unexpected ${error.constructor.name} [${error.type} ${error.code}] ${error.message}`
+  }
+  if (error instanceof Error) {
+    return error.stack
+  }
+  // The stream's errors are events of the eventsource package: a status and a message.
+  return `${error?.type ?? typeof error}: status ${error?.status} ${error?.message}`
+}
+
 /** Runs one check; `needed` marks a step without which the rest cannot run. */
 async function check(name, fn, { needed = false } = {}) {
   try {
@@ -47,10 +59,7 @@ async function check(name, fn, { needed = false } = {}) {
     console.log(`ok   ${name}`)
   } catch (error) {
     failed.push(name)
-    const why = isApiError(error)
-      ? `unexpected ${error.constructor.name} [${error.type} ${error.code}] ${error.message}`
-      : error?.stack ?? String(error)
-    console.log(`FAIL ${name}\n     ${why.split('\n').join('\n     ')}`)
+    console.log(`FAIL ${name}\n     ${describe(error).split('\n').join('\n     ')}`)
     if (needed) {
       throw new Stop(name)
     }
@@ -324,18 +333,6 @@ async function main() {
     result.chosenConversation = chosen
   })
 
-  await check('fids: listening to a conversation of the client\'s choosing', async () => {
-    // The client's listen call puts the id in the path as it is (the other calls percent-encode it).
-    const chosen = `room/${run}/live`
-    await alice.createConversation({ id: chosen })
-    const live = new Signals(await aliceListening.listenConversation({ id: chosen }))
-    await alice.createMessage({ conversationId: chosen, payload: { type: 'text', text: 'live' } })
-    const reply = await live.next('message_created', (m) => m.isBot, 'the bot\'s reply')
-    assert.deepEqual(reply.payload, { type: 'text', text: 'echo: live' })
-    assert.equal(reply.conversationId, chosen)
-    await live.listener.disconnect()
-  })
-
   await check('fids: 70 characters are accepted, 71 are InvalidPayloadError', async () => {
     const id70 = `c${run}`.padEnd(70, 'x')
     assert.equal((await alice.createConversation({ id: id70 })).conversation.id, id70)
@@ -370,8 +367,30 @@ async function main() {
   })
 }
 
+/** Listening to a conversation whose id, chosen by the client, has a "/" in it. The client's
+ * listen call puts the id in the path as it is (its other calls percent-encode it). */
+async function listenToChosenId() {
+  let alice, chosen, live
+  await check('a conversation of the client\'s choosing', async () => {
+    alice = await connect(apiUrl)
+    chosen = `room/${run}/live`
+    assert.equal((await alice.createConversation({ id: chosen })).conversation.id, chosen)
+  }, { needed: true })
+  await check('listening to it', async () => {
+    const listening = await Client.connect({ apiUrl: listenUrl, userKey: alice.user.key })
+    live = new Signals(await listening.listenConversation({ id: chosen }))
+  }, { needed: true })
+  await check('the bot\'s reply arrives on it', async () => {
+    await alice.createMessage({ conversationId: chosen, payload: { type: 'text', text: 'live' } })
+    const reply = await live.next('message_created', (m) => m.isBot, 'the bot\'s reply')
+    assert.deepEqual(reply.payload, { type: 'text', text: 'echo: live' })
+    assert.equal(reply.conversationId, chosen)
+    await live.listener.disconnect()
+  })
+}
+
 try {
-  await main()
+  await (process.env.CHAT_SCENARIO === 'listen-chosen-id' ? listenToChosenId() : main())
 } catch (error) {
   if (!(error instanceof Stop)) {
     failed.push(`unexpected: ${error?.stack ?? error}`)

@@ -31,13 +31,15 @@ def test_the_client_is_pinned_to_one_exact_version() -> None:
     assert_pinned(CHAT_DIR, {"@botpress/chat": CLIENT_VERSION})
 
 
-def _run_scenario(node: str, servers: ChatServers, chat: ChatInstall) -> dict[str, Any]:
-    """Runs scenario.mjs and returns its RESULT; fails with its output when a check failed."""
+def _run_scenario(node: str, servers: ChatServers, chat: ChatInstall, scenario: str = "") -> dict[str, Any]:
+    """Runs scenario.mjs (its main part, or the `scenario` named) and returns its RESULT; fails
+    with its output when a check failed."""
     env = node_env(
         CHAT_URL=chat.api_url(servers.write),
         CHAT_LISTEN_URL=chat.api_url(servers.listen),
         CHAT_MODE=chat.mode,
         CHAT_ENCRYPTION_KEY=chat.encryption_key or "",
+        CHAT_SCENARIO=scenario,
     )
     failure = f"@botpress/chat {CLIENT_VERSION} scenario failed ({chat.mode} keys, {servers.listen.dialect})"
     output = run_node(node, CHAT_DIR / "scenario.mjs", env=env, failure=failure, timeout=300)
@@ -57,7 +59,6 @@ def test_a_person_talks_to_the_echo_bot_with_the_official_client(
     assert sorted(e["payload"]["message"]["payload"].get("text", "") for e in echo.events("message_created")) == [
         "hi",
         "hi there",
-        "live",
     ]
     hi = by_text["hi"]
     conversation = hi["payload"]["conversation"]
@@ -72,4 +73,13 @@ def test_a_person_talks_to_the_echo_bot_with_the_official_client(
     assert {"userId", "conversationId"} <= set(custom["payload"])
 
     assert by_text["hi there"]["payload"]["conversation"]["tags"]["chat:fid"] == result["chosenConversation"]
+    assert echo.errors == []
+
+
+def test_the_client_listens_to_a_conversation_whose_chosen_id_has_a_slash(
+    node: str, servers: ChatServers, chat: ChatInstall, echo: EchoBot
+) -> None:
+    """The client percent-encodes ids in the paths of its calls, but not in that of `listen`:
+    `/conversations/room/x/live/listen` names the conversation `room/x/live`."""
+    _run_scenario(node, servers, chat, "listen-chosen-id")
     assert echo.errors == []
