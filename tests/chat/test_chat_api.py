@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.harness import Api, Server
+from tests.harness import Api, Server, eventually
 from tests.recorder import Recorder
 
 from .conftest import ChatApi, ChatInstall, ChatServers, install_chat, user_key
@@ -350,6 +350,17 @@ def _signals(response: httpx.Response) -> Iterator[tuple[str | None, Any]]:
             name, data = None, []
 
 
+def _take(response: httpx.Response, count: int) -> list[Any]:
+    """The next `count` signals of a stream, keep-alives left out."""
+    got: list[Any] = []
+    for _, signal in _signals(response):
+        if signal != "ping":
+            got.append(signal)
+        if len(got) == count:
+            return got
+    raise AssertionError(f"the stream ended after {got}")
+
+
 def test_the_stream_sends_each_signal_as_a_message_event(servers: ChatServers, shared: ChatInstall) -> None:
     ann = new_user(shared, servers.write)
     conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
@@ -366,3 +377,191 @@ def test_the_stream_sends_each_signal_as_a_message_event(servers: ChatServers, s
         data = signal["data"]
         assert (data["id"], data["isBot"], data["payload"]) == (sent["id"], False, {"type": "text", "text": "hi"})
         assert (data["conversationId"], data["userId"]) == (conversation, me(ann))
+
+
+# One message of each type, as the Chat API takes and gives it (flat, the type inside); the
+# carousel has a test of its own.
+PAYLOADS: list[dict[str, Any]] = [
+    {"type": "text", "text": "hi"},
+    {"type": "markdown", "markdown": "**hi**"},
+    {"type": "image", "imageUrl": "https://example.com/a.png"},
+    {"type": "audio", "audioUrl": "https://example.com/a.mp3"},
+    {"type": "video", "videoUrl": "https://example.com/a.mp4"},
+    {"type": "file", "fileUrl": "https://example.com/a.pdf", "title": "A"},
+    {"type": "location", "latitude": 45.5, "longitude": -73.6, "address": "Montréal", "title": "Here"},
+    {
+        "type": "card",
+        "title": "Card",
+        "subtitle": "Sub",
+        "imageUrl": "https://example.com/c.png",
+        "actions": [{"action": "url", "label": "Go", "value": "https://example.com"}],
+    },
+    {"type": "choice", "text": "Pick", "options": [{"label": "A", "value": "a"}]},
+    {"type": "dropdown", "text": "Pick", "options": [{"label": "B", "value": "b"}]},
+    {
+        "type": "bloc",
+        "items": [{"type": "text", "text": "first"}, {"type": "image", "imageUrl": "https://example.com/b.png"}],
+    },
+]
+
+
+def _runtime(payload: dict[str, Any], metadata: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The Runtime API's type and payload of a Chat API payload: the type outside, `metadata`
+    inside, and each item of a bloc the same way."""
+    fields = {key: value for key, value in payload.items() if key != "type"}
+    if payload["type"] == "bloc":
+        fields["items"] = [_item(item) for item in payload["items"]]
+    if metadata is not None:
+        fields["metadata"] = metadata
+    return payload["type"], fields
+
+
+def _item(item: dict[str, Any]) -> dict[str, Any]:
+    kind, fields = _runtime(item)
+    return {"type": kind, "payload": fields}
+
+
+def test_every_message_type_reaches_the_bot_in_the_runtime_form(
+    servers: ChatServers, shared: ChatInstall, recorder: Recorder
+) -> None:
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    sent = []
+    for n, payload in enumerate(PAYLOADS):
+        body = {"conversationId": conversation, "payload": payload, "metadata": {"n": n}}
+        message = ann.ok("POST", "/messages", body, status=201)["message"]
+        assert (message["payload"], message["metadata"]) == (payload, {"n": n}), payload["type"]
+        sent.append(message["id"])
+    listed = ann.ok("GET", f"/conversations/{path_id(conversation)}/messages", params={"pageSize": 50})["messages"]
+    assert [m["payload"] for m in reversed(listed)] == PAYLOADS
+
+    def delivered() -> list[dict[str, Any]] | None:
+        events = [c.body["event"] for c in list(recorder.calls) if c.headers.get("x-bp-type") == "message_created"]
+        return events if len(events) == len(PAYLOADS) else None
+
+    received = {e["messageId"]: e["payload"]["message"] for e in eventually(delivered, what="every message")}
+    for n, (message_id, payload) in enumerate(zip(sent, PAYLOADS, strict=True)):
+        kind, fields = _runtime(payload, {"n": n})
+        assert (received[message_id]["type"], received[message_id]["payload"]) == (kind, fields), kind
+
+
+def test_a_carousel_as_the_client_sends_it_is_accepted(servers: ChatServers, shared: ChatInstall) -> None:
+    """The client's carousel items say `"type": "card"` (its types require it)."""
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    action = {"action": "say", "label": "One", "value": "one"}
+    carousel = {"type": "carousel", "items": [{"type": "card", "title": "One", "actions": [action]}]}
+    message = ann.ok("POST", "/messages", {"conversationId": conversation, "payload": carousel}, status=201)["message"]
+    assert ann.ok("GET", f"/messages/{message['id']}")["message"]["payload"] == carousel
+
+
+def test_a_payload_the_types_do_not_allow_is_invalid(servers: ChatServers, shared: ChatInstall) -> None:
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    for payload in ({"type": "text"}, {"type": "text", "text": ""}, {"type": "hologram", "text": "x"}, {"text": "x"}):
+        ann.error(
+            "POST", "/messages", {"conversationId": conversation, "payload": payload}, status=400, type="InvalidPayload"
+        )
+
+
+def test_the_bots_messages_reach_the_stream_flat_and_in_order(servers: ChatServers, shared: ChatInstall) -> None:
+    """On PostgreSQL the stream is held by one process and the bot writes through the other."""
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    replies = PAYLOADS
+    with _listen(servers.listen, shared, ann, conversation) as response:
+        for n, payload in enumerate(replies):
+            kind, fields = _runtime(payload, {"n": n})
+            body = {
+                "conversationId": conversation,
+                "userId": shared.bot_id,
+                "type": kind,
+                "payload": fields,
+                "tags": {},
+            }
+            shared.bot.ok("POST", "/v1/chat/messages", body, status=201)
+        got = _take(response, len(replies))
+    assert [s["type"] for s in got] == ["message_created"] * len(replies)
+    assert [s["data"]["payload"] for s in got] == replies
+    assert [s["data"]["metadata"] for s in got] == [{"n": n} for n in range(len(replies))]
+    assert all(s["data"]["isBot"] is True and s["data"]["conversationId"] == conversation for s in got)
+
+
+def test_signals_name_the_ids_the_client_chose(servers: ChatServers, shared: ChatInstall) -> None:
+    tag = secrets.token_hex(3)
+    ann = new_user(shared, servers.write, f"ann/{tag}")
+    bob = new_user(shared, servers.write, f"bob/{tag}")
+    room = f"room/{tag}"
+    ann.ok("POST", "/conversations", {"id": room}, status=201)
+    ann.ok("POST", f"/conversations/{path_id(room)}/participants", {"userId": f"bob/{tag}"})
+    with _listen(servers.listen, shared, ann, room) as response:
+        message = say(bob, room, "hi")
+        event = bob.ok("POST", "/events", {"conversationId": room, "payload": {"k": 1}}, status=201)["event"]
+        bob.ok("DELETE", f"/messages/{message['id']}", {})
+        ann.ok("DELETE", f"/conversations/{path_id(room)}/participants/{path_id(f'bob/{tag}')}", {})
+        ann.ok("POST", f"/conversations/{path_id(room)}/participants", {"userId": f"bob/{tag}"})
+        got = _take(response, 5)
+    assert [(s["type"], s["data"]["conversationId"]) for s in got] == [
+        ("message_created", room),
+        ("event_created", room),
+        ("message_deleted", room),
+        ("participant_removed", room),
+        ("participant_added", room),
+    ]
+    assert (got[0]["data"]["userId"], got[0]["data"]["id"]) == (f"bob/{tag}", message["id"])
+    assert (got[1]["data"]["userId"], got[1]["data"]["id"], got[1]["data"]["isBot"]) == (
+        f"bob/{tag}",
+        event["id"],
+        False,
+    )
+    assert (got[2]["data"]["userId"], got[2]["data"]["id"]) == (f"bob/{tag}", message["id"])
+    assert got[3]["data"]["participantId"] == got[4]["data"]["participantId"] == f"bob/{tag}"
+
+
+def test_the_owner_cannot_be_removed(servers: ChatServers, shared: ChatInstall) -> None:
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    path = f"/conversations/{path_id(conversation)}/participants/{path_id(me(ann))}"
+    ann.error("DELETE", path, {}, type="InvalidPayload", status=400)
+    assert ann.ok("GET", path)["participant"]["id"] == me(ann)
+
+
+def test_a_deleted_user_frees_the_id_he_chose(servers: ChatServers, shared: ChatInstall) -> None:
+    chosen = f"ann-{secrets.token_hex(3)}"
+    ann = new_user(shared, servers.write, chosen)
+    ChatApi(shared.api_url(servers.write)).error("POST", "/users", {"id": chosen}, type="AlreadyExists", status=409)
+    ann.ok("DELETE", "/users/me", {})
+    assert me(new_user(shared, servers.write, chosen)) == chosen
+
+
+def test_the_bot_sees_the_chat_tags(servers: ChatServers, shared: ChatInstall, recorder: Recorder) -> None:
+    tag = secrets.token_hex(3)
+    ann = new_user(shared, servers.write, f"ann-{tag}")
+    ann.ok("PUT", "/users/me", {"profile": "likes tea"})
+    ann.ok("POST", "/conversations", {"id": f"room-{tag}"}, status=201)
+    say(ann, f"room-{tag}", "hi")
+
+    def delivered() -> dict[str, Any] | None:
+        found = [c.body["event"] for c in list(recorder.calls) if c.headers.get("x-bp-type") == "message_created"]
+        return found[0] if found else None
+
+    event = eventually(delivered, what="the message reached the bot")
+    conversation = shared.bot.ok("GET", f"/v1/chat/conversations/{event['conversationId']}")["conversation"]
+    user = shared.bot.ok("GET", f"/v1/chat/users/{event['userId']}")["user"]
+    assert (conversation["integration"], conversation["channel"]) == ("chat", "channel")
+    assert conversation["tags"] == {"chat:owner": user["id"], "chat:fid": f"room-{tag}"}
+    assert user["tags"] == {"chat:fid": f"ann-{tag}", "chat:profile": "likes tea"}
+
+
+def test_signals_are_posted_to_the_configured_webhook(servers: ChatServers, admin: Api, recorder: Recorder) -> None:
+    with Recorder() as webhook:
+        install = install_chat(
+            admin, recorder.url, configuration={"webhookUrl": webhook.url, "webhookSecret": "s3cret"}
+        )
+        ann = new_user(install, servers.write)
+        conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+        message = say(ann, conversation, "hi")
+        [call] = eventually(lambda: list(webhook.calls), what="the signal reached the webhook")
+    assert call.headers["x-secret-key"] == "s3cret"
+    assert call.body["type"] == "message_created"
+    assert (call.body["data"]["id"], call.body["data"]["isBot"]) == (message["id"], False)
