@@ -26,6 +26,8 @@ DELIVERING = {
     "PARLEY_DISPATCH_RETRY_MAX_MS": "200",
     "PARLEY_DISPATCH_MAX_ATTEMPTS": "20",
     "PARLEY_DISPATCH_TIMEOUT_MS": "5000",
+    # An idle stream's keep-alive every second (15 s by default), to see one within a test.
+    "PARLEY_CHAT_KEEPALIVE_MS": "1000",
 }
 
 

@@ -4,6 +4,7 @@ the stream, refused keys, and one user's conversations kept from another's reach
 
 import json
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -565,3 +566,50 @@ def test_signals_are_posted_to_the_configured_webhook(servers: ChatServers, admi
     assert call.headers["x-secret-key"] == "s3cret"
     assert call.body["type"] == "message_created"
     assert (call.body["data"]["id"], call.body["data"]["isBot"]) == (message["id"], False)
+
+
+def test_an_idle_stream_is_kept_alive(servers: ChatServers, shared: ChatInstall) -> None:
+    """A keep-alive is `ping` as a `message` event (the servers here send one every second)."""
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    started = time.monotonic()
+    with _listen(servers.listen, shared, ann, conversation) as response:
+        name, signal = next(_signals(response))
+    assert (name, signal) == ("message", "ping")
+    assert time.monotonic() - started < 5
+
+
+def _open_streams(server: Server) -> float | None:
+    """The server's count of open Chat API streams, from /metrics; None when it reports none."""
+    samples = [
+        line.split()[-1]
+        for line in httpx.get(f"{server.url}/metrics").text.splitlines()
+        if line.startswith("parley_chat_streams")
+    ]
+    return sum(float(value) for value in samples) if samples else None
+
+
+def test_a_stream_whose_client_vanished_is_released(servers: ChatServers, shared: ChatInstall) -> None:
+    """A client that goes away without a word (its process killed) leaves nothing open."""
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    before = _open_streams(servers.listen)
+    if before is None:
+        pytest.skip("the server reports no parley_chat_streams in /metrics: cannot count its open streams")
+    url = httpx.URL(f"{shared.api_url(servers.listen)}/conversations/{path_id(conversation)}/listen")
+    request = (
+        f"GET {url.raw_path.decode()} HTTP/1.1\r\nhost: {url.host}:{url.port}\r\n"
+        f"x-user-key: {ann.key}\r\naccept: text/event-stream\r\n\r\n"
+    )
+    for _ in range(3):
+        with socket.create_connection((url.host, url.port or 80), timeout=10) as sock:
+            sock.sendall(request.encode())
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            assert eventually(lambda: _open_streams(servers.listen) == before + 1 or None, what="the stream counted")
+        # The socket is closed here, without reading on: the server must notice and let go.
+        eventually(lambda: _open_streams(servers.listen) == before or None, what="the stream released")
+    # The conversation goes on for the others.
+    with _listen(servers.listen, shared, ann, conversation) as response:
+        say(ann, conversation, "still here")
+        [signal] = _take(response, 1)
+    assert signal["data"]["payload"] == {"type": "text", "text": "still here"}
