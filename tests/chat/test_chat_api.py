@@ -206,6 +206,16 @@ def test_one_user_never_reaches_another_users_conversation(servers: ChatServers,
     ann.ok("DELETE", f"/conversations/{cid}/participants/{path_id(bob_id)}", {})
     forbidden(bob)
 
+    # Bob's own stream hears his conversation, never ann's.
+    own = bob.ok("POST", "/conversations", {}, status=201)["conversation"]["id"]
+    with _listen(servers.listen, shared, bob, own) as response:
+        say(ann, conversation, "not for bob")
+        ann.ok("POST", "/events", {"conversationId": conversation, "payload": {}}, status=201)
+        mine = say(bob, own, "mine")
+        [signal] = _take(response, 1)
+    assert signal["data"]["id"] == mine["id"]
+    ann.ok("DELETE", f"/messages/{ann.ok('GET', f'/conversations/{cid}/messages')['messages'][0]['id']}", {})
+
     # Nothing of ann's changed.
     assert ann.ok("GET", f"/conversations/{cid}")["conversation"]["id"] == conversation
     assert [m["id"] for m in ann.ok("GET", f"/conversations/{cid}/messages")["messages"]] == [message]
@@ -220,6 +230,19 @@ def test_a_key_of_one_installation_is_refused_by_another(
     ann = new_user(shared, servers.write)
     stranger = ChatApi(other.api_url(servers.write), ann.key)
     stranger.error("GET", "/users/me", type="Unauthorized", status=401)
+
+
+def test_chosen_ids_belong_to_their_installation(
+    servers: ChatServers, shared: ChatInstall, admin: Api, recorder: Recorder
+) -> None:
+    other = install_chat(admin, recorder.url)
+    ann_here, ann_there = new_user(shared, servers.write, "ann"), new_user(other, servers.write, "ann")
+    for ann in (ann_here, ann_there):
+        ann.ok("POST", "/conversations", {"id": "room-1"}, status=201)
+        say(ann, "room-1", f"hi from {ann.http.base_url}")
+    for ann in (ann_here, ann_there):
+        [message] = ann.ok("GET", "/conversations/room-1/messages")["messages"]
+        assert message["payload"]["text"] == f"hi from {ann.http.base_url}"
 
 
 def _forged_keys(secret: str, user_id: str) -> dict[str, str]:
