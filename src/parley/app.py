@@ -1,8 +1,12 @@
 """The ASGI application: routes, error handling, and the database opened for its lifetime."""
 
+import asyncio
 import gc
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
 
 import httpx
 
@@ -27,7 +31,10 @@ from parley.api.auth import Authenticator, reauthenticating
 from parley.api.common import Services, error_answer
 from parley.api.routing import Application
 from parley.asgi import ASGIApp
-from parley.clock import AdjustableClock, Clock, SystemClock
+from parley.chat import api as chat_api
+from parley.chat import definition as chat_definition
+from parley.chat.channel import ChatChannel
+from parley.clock import AdjustableClock, Clock, SystemClock, iso_from_ms
 from parley.config import Settings, load_settings
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
@@ -50,6 +57,22 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
+def _end_streams_at_exit(chat: ChatChannel) -> None:
+    """Ends the Chat API's streams as soon as the server is told to stop (SIGINT, SIGTERM), so
+    that it does not wait for their clients to leave: the server's own handler still runs."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def handle(number: int, frame: FrameType | None, previous: Callable[..., Any] = previous) -> None:
+            loop.call_soon_threadsafe(chat.signals.close_all)
+            previous(number, frame)
+
+        signal.signal(signum, handle)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> ASGIApp:
     settings = settings or load_settings()
 
@@ -59,7 +82,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
         loop = background.Loop()
         scheduler = Scheduler(db, chosen, settings, loop)
-        dispatcher = Dispatcher(db, chosen, settings, loop) if settings.dispatch else None
+        chat = ChatChannel(db, chosen)
+        dispatcher = Dispatcher(db, chosen, settings, loop, chat.deliver) if settings.dispatch else None
         loop.add(METRICS)
         http = httpx.AsyncClient(timeout=settings.dispatch_timeout_ms / 1000)
         relay = Relay(db, chosen, settings)
@@ -73,19 +97,27 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             dispatch_timeout_s=settings.dispatch_timeout_ms / 1000,
             relay=relay,
             base_url=settings.base_url,
+            chat=chat,
+            cors_origins=settings.cors_origins,
+            chat_keep_alive_s=settings.chat_keepalive_ms / 1000,
         )
+        async with db.transaction() as conn:
+            await chat_definition.ensure(conn, now=iso_from_ms(chosen.now_ms()))
+        await chat.start()
         await scheduler.listen()
         if dispatcher is not None:
             await dispatcher.recover()
             await dispatcher.listen()
         loop.start()
         relay.start()
+        _end_streams_at_exit(chat)
         # Compiled now rather than by the first message written to a bot's own conversation.
         default_message_types()
         _settle_garbage_collector()
         try:
             yield services
         finally:
+            await chat.stop()
             await loop.stop()
             if dispatcher is not None:
                 await dispatcher.stop()
@@ -110,6 +142,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *parley.operations,
         *health.operations,
         *webhooks.operations,
+        *chat_api.operations,
     ]
     app = Application(operations, lifespan=lifespan, on_error=error_answer, max_body=settings.max_body_bytes)
     return measure(reauthenticating(app))

@@ -15,6 +15,7 @@ import uvicorn
 
 from parley import background
 from parley.app import create_app
+from parley.chat.channel import ChatChannel
 from parley.clock import SystemClock, iso_from_ms
 from parley.config import Settings, SettingsError, load_settings
 from parley.dispatch.worker import Dispatcher
@@ -31,6 +32,8 @@ from parley.store.migrate import run_migrations
 from parley.store.port import TargetNotEmpty, port
 
 T = TypeVar("T")
+# Seconds a stopping server waits for requests in flight before it cuts them (open streams).
+STREAMS_CUT_AFTER_S = 5
 
 
 def _settings(**overrides: object) -> Settings:
@@ -102,6 +105,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             access_log=False,
             loop="uvloop",
             http="httptools",
+            # Chat API streams last until their clients leave: at shutdown they are cut after this.
+            timeout_graceful_shutdown=STREAMS_CUT_AFTER_S,
         )
 
 
@@ -124,7 +129,9 @@ async def _run_worker(settings: Settings) -> None:
     clock = SystemClock()
     loop = background.Loop()
     scheduler = Scheduler(db, clock, settings, loop)
-    dispatcher = Dispatcher(db, clock, settings, loop)
+    # Its chat channel holds no streams: it sends the bot's chat messages to the servers' streams.
+    chat = ChatChannel(db, clock)
+    dispatcher = Dispatcher(db, clock, settings, loop, chat.deliver)
     # Its attempts reach /metrics only through a PROMETHEUS_MULTIPROC_DIR shared with servers.
     loop.add(METRICS)
     stopping = asyncio.Event()
@@ -139,6 +146,7 @@ async def _run_worker(settings: Settings) -> None:
     finally:
         await loop.stop()
         await dispatcher.stop()
+        await chat.stop()
         METRICS.flush()
         await db.close()
 

@@ -35,6 +35,10 @@ class Settings:
     # How often the scheduler and the dispatcher look for work that nothing told them about (a
     # lease that ran out, an announcement missed while the listening connection was down).
     poll_ms: int = 1_000
+    # Origins whose pages may call the Chat API from a browser (CORS); "*" for any.
+    cors_origins: tuple[str, ...] = ()
+    # A Chat API stream with nothing to say sends a keep-alive this often.
+    chat_keepalive_ms: int = 15_000
 
     @property
     def base_url(self) -> str:
@@ -74,6 +78,16 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     return raw == "on"
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    """`PARLEY_CORS_ORIGINS`: origins separated by commas (`https://shop.example,http://localhost:3000`),
+    or `*`. An origin is a scheme and a host, with a port if any, and no path."""
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and (not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]):
+            raise SettingsError(f"PARLEY_CORS_ORIGINS must list origins such as https://example.com, got {origin!r}")
+    return origins
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment; raises SettingsError naming the bad variable."""
     env = os.environ if env is None else env
@@ -108,6 +122,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dispatch_max_attempts=_int(env, "PARLEY_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
         dispatch_concurrency=_int(env, "PARLEY_DISPATCH_CONCURRENCY", 32, minimum=1),
         poll_ms=_int(env, "PARLEY_POLL_MS", 1_000, minimum=10),
+        cors_origins=_origins(env.get("PARLEY_CORS_ORIGINS") or ""),
+        chat_keepalive_ms=_int(env, "PARLEY_CHAT_KEEPALIVE_MS", 15_000, minimum=10),
     )
     if settings.pg_pool_max < settings.pg_pool_min:
         raise SettingsError("PARLEY_PG_POOL_MAX must not be smaller than PARLEY_PG_POOL_MIN")

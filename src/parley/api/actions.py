@@ -12,7 +12,7 @@ async def call_action(request: Call) -> Answer:
     found = services(request)
     async with runtime(request, write=True) as (conn, identity):
         prepared = await actions.prepare(conn, identity, decode(raw, CallAction), now=found.now())
-    output = await actions.perform(found.http, prepared, timeout_s=found.dispatch_timeout_s)
+    output = await actions.perform(found.http, prepared, timeout_s=found.dispatch_timeout_s, local=found.chat.act)
     return respond({"output": output, "meta": {"cached": False}})
 
 

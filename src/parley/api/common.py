@@ -56,6 +56,11 @@ class Services:
     relay: Relay
     # Where bots, integrations and outside services reach this server (PARLEY_PUBLIC_URL).
     base_url: str
+    # The built-in chat channel (chat.channel.ChatChannel).
+    chat: Any
+    # Origins whose pages may call from a browser (PARLEY_CORS_ORIGINS).
+    cors_origins: tuple[str, ...]
+    chat_keep_alive_s: float
 
     def now(self) -> str:
         return iso_from_ms(self.clock.now_ms())

@@ -61,7 +61,7 @@ class Call:
     more than once is read as its first value. `services` is what the application's lifespan
     opened."""
 
-    __slots__ = ("_max_body", "_query", "_receive", "headers", "path_params", "scope", "services")
+    __slots__ = ("_max_body", "_query", "headers", "path_params", "receive", "scope", "services")
 
     def __init__(
         self, scope: Scope, receive: Receive, *, path_params: dict[str, str], services: Any, max_body: int
@@ -70,7 +70,8 @@ class Call:
         self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
         self.path_params = path_params
         self.services = services
-        self._receive = receive
+        # The request's ASGI receive: the body (Call.body), then the client's disconnection.
+        self.receive = receive
         self._max_body = max_body
         self._query: Query | None = None
 
@@ -96,7 +97,7 @@ class Call:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await self._receive()
+            message = await self.receive()
             if message["type"] != "http.request":
                 break
             chunk = message.get("body", b"")
@@ -128,7 +129,15 @@ class Answer:
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
-Handler = Callable[..., Awaitable[Answer]]
+class Streamed:
+    """A response sent while it is produced (server-sent events): `send` sends it all, however
+    long that takes, and returns when it has ended."""
+
+    async def send(self, send: Send) -> None:
+        raise NotImplementedError
+
+
+Handler = Callable[..., Awaitable[Answer | Streamed]]
 
 
 @dataclass(frozen=True)
@@ -273,7 +282,7 @@ class Application:
                 raise MethodNotFound("This path does not accept that method.")
             call = Call(scope, receive, path_params=params, services=self._services, max_body=self._max_body)
             call.state[OPERATION] = operation.name
-            answer = await operation.handler(call, **params)
+            answer: Answer | Streamed = await operation.handler(call, **params)
         except Exception as error:
             answer = self._on_error(error)
         await answer.send(send)

@@ -5,6 +5,7 @@ The call is made outside any database transaction: the target may call Parley ba
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from parley.store.database import Connection
 
 @dataclass(frozen=True)
 class Prepared:
-    call: calls.Call
+    call: calls.Call | calls.Local
     definition: ActionDefinition
     name: str
     target: str
@@ -41,8 +42,8 @@ async def prepare(conn: Connection, identity: Identity, body: CallAction, *, now
         if definition is None:
             raise InvalidPayload(f"Action {body.type!r} is not declared by bot {bot.id}.")
         validate(definition.input, body.input, what=f"input of action {body.type}")
-        call = await calls.to_bot_action(conn, bot, body.type, body.input)
-        return Prepared(call, definition, body.type, f"bot {bot.id}")
+        to_bot = await calls.to_bot_action(conn, bot, body.type, body.input)
+        return Prepared(to_bot, definition, body.type, f"bot {bot.id}")
     installation = bot.installations.get(alias)
     if installation is None or not installation.enabled:
         raise InvalidPayload(f"No enabled integration is installed as {alias!r} in bot {bot.id}.")
@@ -57,9 +58,18 @@ async def prepare(conn: Connection, identity: Identity, body: CallAction, *, now
     return Prepared(call, definition, body.type, f"integration {installation.integration.name!r}")
 
 
-async def perform(http: httpx.AsyncClient, prepared: Prepared, *, timeout_s: float) -> dict[str, Any]:
+async def perform(
+    http: httpx.AsyncClient,
+    prepared: Prepared,
+    *,
+    timeout_s: float,
+    local: Callable[[calls.Local], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
     """The action's output, awaited at most `timeout_s` in all; a failure of the target, or an
-    output that breaks the declared schema, is a `Runtime` error."""
+    output that breaks the declared schema, is a `Runtime` error. An action of an integration
+    that Parley serves itself is performed by `local`."""
+    if isinstance(prepared.call, calls.Local):
+        return await local(prepared.call)
     try:
         async with asyncio.timeout(timeout_s):
             response = await http.post(prepared.call.url, content=prepared.call.body, headers=prepared.call.headers)

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from parley import ids
+from parley.chat import definition as chat_definition
 from parley.errors import Runtime
 from parley.service.bots import webhook_url
 from parley.service.conversations import to_conversation
@@ -32,6 +33,19 @@ class Call:
     url: str
     headers: dict[str, str]
     body: bytes
+
+
+@dataclass(frozen=True)
+class Local:
+    """A call to an integration that Parley serves itself (the built-in chat channel): made in
+    this process, with no HTTP request. `message_id` names the message a `message_created` is
+    about; `input` is an action's."""
+
+    operation: str
+    bot_id: str
+    alias: str
+    message_id: str | None = None
+    input: dict[str, Any] | None = None
 
 
 class Undeliverable(Exception):
@@ -141,11 +155,13 @@ async def _integration_url(conn: Connection, integration_id: str) -> str:
     return integration["url"]
 
 
-async def lifecycle(conn: Connection, delivery: DeliveryRow, *, base_url: str, now: str) -> Call:
+async def lifecycle(conn: Connection, delivery: DeliveryRow, *, base_url: str, now: str) -> Call | Local:
     """`register` or `unregister` for an integration, from what the delivery kept of the
     installation (it may be gone by now)."""
     assert delivery["data"] is not None, "outbox.lifecycle gives every register and unregister its data"
     data = msgspec.json.decode(delivery["data"])
+    if chat_definition.is_builtin(data["integrationId"]):
+        return Local(delivery["operation"], delivery["bot_id"], delivery["alias"])
     url = await _integration_url(conn, data["integrationId"])
     headers = _delivery_headers(delivery, data["integrationId"], data["webhookId"], data["configuration"])
     installation = await bot_store.get_installation(conn, bot_id=delivery["bot_id"], alias=delivery["alias"])
@@ -164,7 +180,7 @@ async def lifecycle(conn: Connection, delivery: DeliveryRow, *, base_url: str, n
     return Call(url, headers, body)
 
 
-async def to_integration(conn: Connection, cache: DefinitionCache, delivery: DeliveryRow, *, now: str) -> Call:
+async def to_integration(conn: Connection, cache: DefinitionCache, delivery: DeliveryRow, *, now: str) -> Call | Local:
     """`message_created` for the integration that owns the message's conversation."""
     bot_row, bot = await _bot(conn, cache, delivery["bot_id"])
     installation_row = await bot_store.get_installation(conn, bot_id=bot.id, alias=delivery["alias"])
@@ -180,6 +196,8 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Del
     )
     if message is None or conversation is None:
         raise Vanished(f"message {message_id} no longer exists")
+    if chat_definition.is_builtin(installation.integration.id):
+        return Local(delivery["operation"], bot.id, installation.alias, message_id=message["id"])
     url = await _integration_url(conn, installation.integration.id)
     view = Identity(bot, installation)
     author = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
@@ -238,8 +256,10 @@ async def to_integration_action(
     input: dict[str, Any],
     *,
     now: str,
-) -> Call:
+) -> Call | Local:
     """`action_triggered` for an installed integration, with its bare action name."""
+    if chat_definition.is_builtin(installation.integration.id):
+        return Local("action_triggered", bot.id, installation.alias, input={"type": name, "input": input})
     try:
         url = await _integration_url(conn, installation.integration.id)
     except (Undeliverable, Vanished) as missing:

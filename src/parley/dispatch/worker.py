@@ -14,6 +14,7 @@ import functools
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -26,7 +27,7 @@ from parley.service import outbox
 from parley.service.definitions import DefinitionCache
 from parley.store import deliveries as store
 from parley.store import events as event_store
-from parley.store.database import DELIVERIES, Database
+from parley.store.database import DELIVERIES, Database, DatabaseError
 from parley.store.deliveries import DeliveryRow
 
 logger = logging.getLogger("parley.dispatch")
@@ -51,8 +52,17 @@ class Dispatcher:
     another through PostgreSQL), when a call ends, when a retry it scheduled is due, and every
     `poll_ms` for what it was not told about: leases run out, announcements missed."""
 
-    def __init__(self, db: Database, clock: Clock, settings: Settings, loop: background.Loop) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        loop: background.Loop,
+        local: Callable[[calls.Local], Awaitable[None]],
+    ) -> None:
         self._db = db
+        # Makes the calls to integrations that Parley serves itself (chat.channel.ChatChannel.deliver).
+        self._local = local
         self._clock = clock
         self._settings = settings
         self._cache = DefinitionCache()
@@ -123,7 +133,7 @@ class Dispatcher:
         self._running.pop(delivery_id, None)
         self._loop.poke(self)
 
-    async def _call(self, delivery: DeliveryRow) -> calls.Call:
+    async def _call(self, delivery: DeliveryRow) -> calls.Call | calls.Local:
         now = iso_from_ms(self._clock.now_ms())
         async with self._db.transaction() as conn:
             if delivery["operation"] in ("register", "unregister"):
@@ -143,6 +153,14 @@ class Dispatcher:
             return
         except calls.Undeliverable as refused:
             await self._record(delivery, lease, started_ms, began, None, str(refused), outcome="failed")
+            return
+        if isinstance(call, calls.Local):
+            try:
+                await self._local(call)
+            except DatabaseError as error:
+                await self._record(delivery, lease, started_ms, began, None, str(error), outcome="retry")
+                return
+            await self._record(delivery, lease, started_ms, began, None, None, outcome="delivered")
             return
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))

@@ -129,6 +129,7 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
             if change.disabled_channels is not None
             else (previous["disabled_channels"] if previous is not None else "[]"),
             webhook_id=previous["webhook_id"] if previous is not None else ids.new_webhook_id(),
+            secret=secrets.token_urlsafe(32),
             now=now,
         )
         installed = await bot_store.get_installation(conn, bot_id=bot_id, alias=alias)

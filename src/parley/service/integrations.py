@@ -6,6 +6,7 @@ import msgspec
 from msgspec import UNSET
 
 from parley import ids
+from parley.chat import definition as chat_definition
 from parley.errors import InvalidPayload, ReferenceConstraint, ResourceNotFound
 from parley.service.admin_models import (
     Channel,
@@ -64,6 +65,7 @@ async def require_integration(conn: Connection, integration_id: str) -> Integrat
 async def update_integration(conn: Connection, integration_id: str, body: UpdateIntegration, *, now: str) -> None:
     """Changes the definition and moves the version of every bot that installs the integration,
     so that each of them parses it again."""
+    _refuse_builtin(integration_id, "changed")
     row = await require_integration(conn, integration_id)
     document: dict[str, Any] = msgspec.json.decode(row["definition"])
     for section, field in (
@@ -103,7 +105,13 @@ async def update_integration(conn: Connection, integration_id: str, body: Update
     await bot_store.bump_installing(conn, integration_id)
 
 
+def _refuse_builtin(integration_id: str, done: str) -> None:
+    if chat_definition.is_builtin(integration_id):
+        raise InvalidPayload(f"Integration {integration_id} is built into Parley and cannot be {done}.")
+
+
 async def delete_integration(conn: Connection, integration_id: str) -> None:
+    _refuse_builtin(integration_id, "deleted")
     await require_integration(conn, integration_id)
     bots = await integration_store.installed_in(conn, integration_id)
     if bots:

@@ -57,10 +57,19 @@ class RelayTargetRow(InstallationTarget):
     bot_name: str
 
 
+class ChatTargetRow(InstallationTarget):
+    """What the Chat API needs of an installation, found by its webhook id."""
+
+    secret: str | None
+    bot_version: int
+    bot_name: str
+
+
 COLUMNS = select_list(BotRow)
 _INSTALLATION_COLUMNS = select_list(InstallationRow, alias="")
 _DETAIL_COLUMNS = select_list(InstallationDetailRow, alias="")
 _RELAY_COLUMNS = select_list(RelayTargetRow, alias="i", integration_url="g.url", bot_name="b.name")
+_CHAT_COLUMNS = select_list(ChatTargetRow, alias="i", bot_version="b.version", bot_name="b.name")
 
 
 async def insert_bot(
@@ -170,11 +179,14 @@ async def upsert_installation(
     configuration_type: str | None,
     disabled_channels: str,
     webhook_id: str,
+    secret: str,
     now: str,
 ) -> None:
+    """Inserts or changes an installation; `webhook_id` and `secret` are those of a new one."""
     await conn.execute(
         "INSERT INTO installations (bot_id, alias, integration_id, enabled, configuration, configuration_type,"
-        " disabled_channels, webhook_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+        " disabled_channels, webhook_id, created_at, updated_at, secret)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)"
         " ON CONFLICT (bot_id, alias) DO UPDATE SET integration_id = excluded.integration_id,"
         " enabled = excluded.enabled, configuration = excluded.configuration,"
         " configuration_type = excluded.configuration_type, disabled_channels = excluded.disabled_channels,"
@@ -188,6 +200,7 @@ async def upsert_installation(
         disabled_channels,
         webhook_id,
         now,
+        secret,
     )
 
 
@@ -212,6 +225,20 @@ async def find_by_webhook(conn: Connection, webhook_id: str) -> RelayTargetRow |
         " JOIN bots b ON b.id = i.bot_id WHERE i.webhook_id = $1",
         webhook_id,
     )
+
+
+_CHAT_TARGET = f"SELECT {_CHAT_COLUMNS} FROM installations i JOIN bots b ON b.id = i.bot_id"
+
+
+async def find_chat(conn: Connection, webhook_id: str, integration_id: str) -> ChatTargetRow | None:
+    """The installation of the integration `integration_id` whose webhook id is `webhook_id`,
+    with its bot's version."""
+    sql = f"{_CHAT_TARGET} WHERE i.webhook_id = $1 AND i.integration_id = $2"
+    return await conn.fetch_one(ChatTargetRow, sql, webhook_id, integration_id)
+
+
+async def find_chat_installation(conn: Connection, *, bot_id: str, alias: str) -> ChatTargetRow | None:
+    return await conn.fetch_one(ChatTargetRow, f"{_CHAT_TARGET} WHERE i.bot_id = $1 AND i.alias = $2", bot_id, alias)
 
 
 async def set_webhook_id(conn: Connection, *, bot_id: str, alias: str, webhook_id: str, now: str) -> None:

@@ -138,7 +138,18 @@ class Database(Protocol):
         announcements missed while that connection is down are not repeated."""
         ...
 
+    async def notify(self, channel: str, payload: str) -> None:
+        """Tells every listener of `channel` about `payload` now, outside any transaction: this
+        process's and, on PostgreSQL, every other process's (NOTIFY, which comes back to this
+        one too). Listeners hear the calls of one process in their order. `payload` must fit a
+        NOTIFY (NOTIFY_LIMIT bytes); DatabaseUnavailable when it cannot be sent."""
+        ...
+
     async def close(self) -> None: ...
+
+
+# The longest payload PostgreSQL's NOTIFY carries, in bytes (8000, less a margin).
+NOTIFY_LIMIT = 7900
 
 
 class Announcements:

@@ -122,3 +122,28 @@ async def list_integrations(
         bot = params(installed_by_bot_id)
         sql += f" AND r.id IN (SELECT i.integration_id FROM installations i WHERE i.bot_id = {bot})"
     return await fetch_page(conn, IntegrationRow, sql, params, order=order, cursor=cursor, limit=limit)
+
+
+async def insert_builtin(conn: Connection, *, id: str, name: str, version: str, definition: str, now: str) -> None:
+    """A definition that Parley itself provides; a process that starts beside another may find
+    it written already."""
+    await conn.execute(
+        "INSERT INTO integrations (id, name, version, definition, url, dev, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, NULL, $5, $6, $6) ON CONFLICT (id) DO NOTHING",
+        id,
+        name,
+        version,
+        definition,
+        False,
+        now,
+    )
+
+
+async def update_builtin(conn: Connection, *, id: str, version: str, definition: str, now: str) -> None:
+    await conn.execute(
+        "UPDATE integrations SET version = $2, definition = $3, updated_at = $4 WHERE id = $1",
+        id,
+        version,
+        definition,
+        now,
+    )

@@ -213,6 +213,8 @@ class PostgresDatabase:
         # Announcements for other processes, by channel, and the task that sends them.
         self._outgoing: dict[str, str] = {}
         self._forwarder: asyncio.Task[None] | None = None
+        # One statement at a time on the listening connection, in the order they were asked for.
+        self._speaking = asyncio.Lock()
 
     @classmethod
     async def connect(
@@ -331,20 +333,34 @@ class PostgresDatabase:
         try:
             while self._outgoing:
                 outgoing, self._outgoing = self._outgoing, {}
-                if self._listener is None and self._relistening is None:
-                    await self._start_listening()
-                if self._listener is None:
-                    # Reconnecting: the other processes find this work by their polls.
-                    continue
-                await self._listener.execute(
-                    "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)",
-                    list(outgoing),
-                    list(outgoing.values()),
-                )
+                async with self._speaking:
+                    if self._listener is None and self._relistening is None:
+                        await self._start_listening()
+                    if self._listener is None:
+                        # Reconnecting: the other processes find this work by their polls.
+                        continue
+                    await self._listener.execute(
+                        "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)",
+                        list(outgoing),
+                        list(outgoing.values()),
+                    )
         except Exception:
             logger.warning("cannot NOTIFY other processes; they find the work by their polls", exc_info=True)
         finally:
             self._forwarder = None
+
+    async def notify(self, channel: str, payload: str) -> None:
+        try:
+            async with self._speaking:
+                if self._listener is None and self._relistening is None:
+                    await self._start_listening()
+                if self._listener is None:
+                    raise DatabaseUnavailable("the connection that notifies other processes is reconnecting")
+                await self._listener.execute("SELECT pg_notify($1, $2)", channel, payload)
+        except DatabaseUnavailable:
+            raise
+        except Exception as error:
+            _raise_as_database_error(error)
 
     def _lost(self, _: object) -> None:
         """The listening connection closed: until another one listens, the background jobs find

@@ -271,6 +271,9 @@ class SqliteDatabase:
         # One process owns the database: every announcement is made here.
         self._announcements.add(channel, listener)
 
+    async def notify(self, channel: str, payload: str) -> None:
+        self._announcements.deliver(channel, payload)
+
     async def close(self) -> None:
         self._writer.commit()
         self._checkpointer.stop()

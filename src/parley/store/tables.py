@@ -70,6 +70,8 @@ installations = Table(
     Column("sandbox_identifiers", Text),
     Column("status", Text, nullable=False, server_default="registered"),
     Column("status_reason", Text),
+    # Signs the keys of the users of a built-in chat installation that names no key of its own.
+    Column("secret", Text),
     PrimaryKeyConstraint("bot_id", "alias"),
     Index("installations_integration", "integration_id"),
     Index("installations_webhook", "webhook_id", unique=True),
@@ -319,4 +321,15 @@ analytics = Table(
     Column("count", BigInteger, nullable=False),
     Column("created_at", Text, nullable=False),
     Index("analytics_name", "bot_id", "name", "created_at"),
+)
+
+# Chat signals too large for a PostgreSQL NOTIFY: the NOTIFY names the row instead.
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    PrimaryKeyConstraint("id"),
+    Index("signals_created", "created_at"),
 )

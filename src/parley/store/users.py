@@ -58,6 +58,16 @@ async def get_user(conn: Connection, *, bot_id: str, id: str) -> UserRow | None:
     return await conn.fetch_one(UserRow, f"SELECT {COLUMNS} FROM users r WHERE r.id = $1 AND r.bot_id = $2", id, bot_id)
 
 
+async def get_users(conn: Connection, *, bot_id: str, ids: list[str]) -> list[UserRow]:
+    """The bot's users among `ids` (a page's worth), in no particular order."""
+    if not ids:
+        return []
+    params = Params(bot_id)
+    return await conn.fetch_all(
+        UserRow, f"SELECT {COLUMNS} FROM users r WHERE r.bot_id = $1 AND r.id IN ({params.many(ids)})", *params.args
+    )
+
+
 async def update_user(
     conn: Connection, *, id: str, name: str | None, picture_url: str | None, tags: str, now: str
 ) -> None:

@@ -1,0 +1,213 @@
+"""The Chat API over HTTP, at `/chat/<webhookId>/...`: its operations, the `listen` stream
+(server-sent events) and CORS for pages on other origins.
+
+Paths are split on `/` before their segments are percent-decoded, since ids chosen by clients may
+contain `/` (sent as `%2F`)."""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+import msgspec
+
+from parley.api.common import decode, error_answer, query_page, services
+from parley.api.routing import JSON, Answer, Call, Streamed, any_method
+from parley.asgi import Receive, Send
+from parley.chat import service
+from parley.chat.channel import ChatChannel
+from parley.chat.service import Installation, Outcome
+from parley.chat.signals import Signals, Stream
+from parley.errors import ResourceNotFound
+from parley.metrics import OPERATION
+from parley.store.database import Connection
+
+T = TypeVar("T")
+
+HELLO = "Hello, Botpress User 🤖".encode()
+_EVENT_STREAM = b"text/event-stream"
+_KEEP_ALIVE = b"event: message\ndata: ping\n\n"
+ALLOWED_METHODS = b"GET, POST, PUT, DELETE, OPTIONS"
+# How long a browser may keep a preflight's answer.
+PREFLIGHT_MAX_AGE = b"600"
+
+
+def cors_headers(allowed: tuple[str, ...], headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """The CORS headers for a request from a page on another origin, when that origin may call.
+    Credentials are allowed (the client sends them), so the origin is named, never `*`."""
+    origin = headers.get("origin")
+    if origin is None or not ("*" in allowed or origin.rstrip("/") in allowed):
+        return []
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-allow-credentials", b"true"),
+        (b"vary", b"origin"),
+    ]
+
+
+class EventStream(Streamed):
+    """The `listen` answer: every signal of the conversation as an SSE event named `message`, a
+    keep-alive when there is nothing to say, until the client goes away or the stream is ended
+    (the user removed from the conversation, the server stopping)."""
+
+    def __init__(
+        self, signals: Signals, stream: Stream, receive: Receive, keep_alive_s: float, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        self._signals = signals
+        self._stream = stream
+        self._receive = receive
+        self._keep_alive_s = keep_alive_s
+        self._extra = extra
+
+    async def send(self, send: Send) -> None:
+        watcher = asyncio.get_running_loop().create_task(self._watch())
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", _EVENT_STREAM),
+                        (b"cache-control", b"no-cache"),
+                        (b"x-accel-buffering", b"no"),
+                        *self._extra,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b": stream open\n\n", "more_body": True})
+            while True:
+                signals = await self._stream.next(self._keep_alive_s)
+                if signals is None:
+                    break
+                chunk = (
+                    b"".join(b"event: message\ndata: " + signal.encode() + b"\n\n" for signal in signals)
+                    if signals
+                    else _KEEP_ALIVE
+                )
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self._signals.release(self._stream)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _watch(self) -> None:
+        """Ends the stream as soon as the client disconnects."""
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self._stream.end()
+
+
+Handler = Callable[..., Awaitable[Outcome]]
+
+
+def _segments(request: Call, webhook_id: str) -> list[str]:
+    raw = request.scope.get("raw_path") or request.scope["path"].encode()
+    _, _, after = raw.decode("latin-1").partition(f"/{webhook_id}")
+    return [unquote(segment) for segment in after.split("/") if segment]
+
+
+def _body(raw: bytes, type_: type[T]) -> T:
+    return decode(raw if raw.strip() else b"{}", type_)
+
+
+@any_method("/chat/{webhook_id}/{path...}")
+async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Streamed:
+    found = services(request)
+    channel: ChatChannel = found.chat
+    extra = cors_headers(found.cors_origins, request.headers)
+    method = request.scope["method"]
+    if method == "OPTIONS":
+        return _preflight(request, extra)
+    segments = _segments(request, webhook_id)
+    if segments == ["hello"] and method == "GET":
+        request.state[OPERATION] = "chatHello"
+        return Answer(HELLO, 200, b"text/plain; charset=utf-8", headers=[(b"content-type", b"text/plain"), *extra])
+    try:
+        raw = await request.body() if method in ("POST", "PUT", "DELETE") else b""
+        async with found.db.connection() as conn:
+            installation = await channel.installation(conn, webhook_id)
+            answer = await _operate(request, conn, installation, method, segments, raw)
+        if isinstance(answer, Outcome):
+            await channel.publish(installation, answer)
+            return Answer(msgspec.json.encode(answer.body), answer.status, headers=[(b"content-type", JSON), *extra])
+        conversation_id, user_id = answer
+    except Exception as error:
+        failed = error_answer(error)
+        return Answer(failed.body, failed.status, headers=[(b"content-type", JSON), *extra])
+    stream = channel.signals.open(conversation_id, user_id)
+    return EventStream(channel.signals, stream, request.receive, found.chat_keep_alive_s, extra)
+
+
+def _preflight(request: Call, extra: list[tuple[bytes, bytes]]) -> Answer:
+    headers = list(extra)
+    if extra:
+        asked = request.headers.get("access-control-request-headers", "")
+        headers += [
+            (b"access-control-allow-methods", ALLOWED_METHODS),
+            (b"access-control-allow-headers", asked.encode("latin-1")),
+            (b"access-control-max-age", PREFLIGHT_MAX_AGE),
+        ]
+    return Answer(b"", 204, headers=headers)
+
+
+async def _operate(
+    request: Call, conn: Connection, installation: Installation, method: str, path: list[str], raw: bytes
+) -> Outcome | tuple[str, str]:
+    """Runs the operation the method and path name."""
+    key = request.headers.get("x-user-key")
+    now_ms = services(request).clock.now_ms()
+    now = services(request).now()
+    match (method, *path):
+        case ("POST", "users"):
+            return await service.create_user(conn, installation, _body(raw, service.NewUser), now=now)
+        case ("POST", "users", "get-or-create"):
+            return await service.get_or_create_user(conn, installation, key, _body(raw, service.UserFields), now=now)
+        case ("GET", "users", "me"):
+            return await service.get_user(conn, installation, key)
+        case ("PUT", "users", "me"):
+            return await service.update_user(conn, installation, key, _body(raw, service.UserFields), now=now)
+        case ("DELETE", "users", "me"):
+            return await service.delete_user(conn, installation, key)
+        case ("POST", "conversations"):
+            body: Any = _body(raw, service.NewConversation)
+            return await service.create_conversation(conn, installation, key, body, now=now)
+        case ("POST", "conversations", "get-or-create"):
+            body = _body(raw, service.ConversationById)
+            return await service.get_or_create_conversation(conn, installation, key, body, now=now)
+        case ("GET", "conversations"):
+            return await service.list_conversations(conn, installation, key, query_page(request))
+        case ("GET", "conversations", conversation):
+            return await service.get_conversation(conn, installation, key, conversation)
+        case ("DELETE", "conversations", conversation):
+            return await service.delete_conversation(conn, installation, key, conversation)
+        case ("GET", "conversations", conversation, "messages"):
+            page = query_page(request)
+            return await service.list_messages(conn, installation, key, conversation, page, now=now)
+        case ("GET", "conversations", conversation, "listen"):
+            return await service.listen(conn, installation, key, conversation)
+        case ("POST", "conversations", conversation, "participants"):
+            body = _body(raw, service.NewParticipant)
+            return await service.add_participant(conn, installation, key, conversation, body, now=now)
+        case ("GET", "conversations", conversation, "participants"):
+            return await service.list_participants(conn, installation, key, conversation, query_page(request))
+        case ("GET", "conversations", conversation, "participants", user):
+            return await service.get_participant(conn, installation, key, conversation, user)
+        case ("DELETE", "conversations", conversation, "participants", user):
+            return await service.remove_participant(conn, installation, key, conversation, user)
+        case ("POST", "messages"):
+            return await service.create_message(conn, installation, key, _body(raw, service.NewMessage), now_ms=now_ms)
+        case ("GET", "messages", message):
+            return await service.get_message(conn, installation, key, message)
+        case ("DELETE", "messages", message):
+            return await service.delete_message(conn, installation, key, message)
+        case ("POST", "events"):
+            return await service.create_event(conn, installation, key, _body(raw, service.NewEvent), now_ms=now_ms)
+        case ("GET", "events", event):
+            return await service.get_event(conn, installation, key, event)
+    raise ResourceNotFound(f"Chat API operation not found: {method} /{'/'.join(path)}.")
+
+
+operations = [chat_api]

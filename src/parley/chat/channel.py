@@ -1,0 +1,143 @@
+"""The chat channel of one process: which installation a Chat API request addresses, and what the
+platform does in place of calling the integration's server: the bot's messages and `sendEvent`
+actions become signals on the conversation's streams, and the configuration's `webhookUrl`, when
+set, is sent every signal too."""
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from parley.chat import definition, service
+from parley.chat.service import Installation
+from parley.chat.signals import Signals
+from parley.clock import Clock
+from parley.dispatch.calls import Local
+from parley.errors import InvalidPayload, ResourceNotFound, Runtime
+from parley.service.definitions import DefinitionCache
+from parley.service.identity import Identity
+from parley.store import bots as bot_store
+from parley.store.bots import ChatTargetRow
+from parley.store.database import Connection, Database, DatabaseError
+
+logger = logging.getLogger("parley.chat")
+
+WEBHOOK_TIMEOUT_S = 10.0
+
+
+class ChatChannel:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        self.signals = Signals(db, clock)
+        self._definitions = DefinitionCache()
+        self._http: aiohttp.ClientSession | None = None
+        self._posting: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.signals.start()
+
+    async def stop(self) -> None:
+        self.signals.close_all()
+        if self._posting:
+            await asyncio.wait(self._posting, timeout=WEBHOOK_TIMEOUT_S)
+        if self._http is not None:
+            await self._http.close()
+
+    async def installation(self, conn: Connection, webhook_id: str) -> Installation:
+        """The enabled chat installation whose webhook id is `webhook_id`."""
+        row = await bot_store.find_chat(conn, webhook_id, definition.INTEGRATION_ID)
+        if row is None or not row["enabled"]:
+            raise ResourceNotFound("Chat channel not found: check the webhook id in the URL.")
+        return await self._installation(conn, row)
+
+    async def _installation(self, conn: Connection, row: ChatTargetRow) -> Installation:
+        bot = await self._definitions.bot(conn, row["bot_id"], version=row["bot_version"])
+        installed = None if bot is None else bot.installations.get(row["alias"])
+        if bot is None or installed is None:
+            raise ResourceNotFound("Chat channel not found: check the webhook id in the URL.")
+        configuration = msgspec.json.decode(row["configuration"])
+        own_key = configuration.get("encryptionKey") if isinstance(configuration, dict) else None
+        assert row["secret"] is not None, "every installation is given a secret"
+        return Installation(
+            identity=Identity(bot, installed),
+            secret=own_key or row["secret"],
+            personal=bool(own_key),
+            bot_user_id=row["bot_user_id"],
+            webhook_url=(configuration.get("webhookUrl") or None) if isinstance(configuration, dict) else None,
+            webhook_secret=(configuration.get("webhookSecret") or None) if isinstance(configuration, dict) else None,
+        )
+
+    async def _by_alias(self, conn: Connection, bot_id: str, alias: str) -> Installation | None:
+        row = await bot_store.find_chat_installation(conn, bot_id=bot_id, alias=alias)
+        return None if row is None else await self._installation(conn, row)
+
+    async def publish(self, installation: Installation, outcome: service.Outcome) -> None:
+        """Sends what an operation left to tell, once its transaction committed. A signal that
+        cannot be sent now is lost to the streams only: their clients read the conversation
+        again when they reconnect."""
+        try:
+            for conversation_id, signal in outcome.signals:
+                await self.signals.publish(conversation_id, signal)
+            for conversation_id, user_id in outcome.closed:
+                await self.signals.close_streams(conversation_id, user_id)
+        except DatabaseError:
+            logger.warning("signals of a chat operation could not be sent to other processes", exc_info=True)
+        for _, signal in outcome.signals:
+            self._post(installation, signal)
+
+    def _post(self, installation: Installation, signal: str) -> None:
+        """Sends a signal to the installation's webhook URL, if it has one, without waiting."""
+        if installation.webhook_url is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._send_to_webhook(installation, signal))
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
+
+    async def _send_to_webhook(self, installation: Installation, signal: str) -> None:
+        assert installation.webhook_url is not None
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S))
+        headers = {"content-type": "application/json"}
+        if installation.webhook_secret:
+            headers["x-secret-key"] = installation.webhook_secret
+        try:
+            async with self._http.post(installation.webhook_url, data=signal.encode(), headers=headers) as response:
+                if response.status >= 300:
+                    logger.warning("the chat webhook %s answered %s", installation.webhook_url, response.status)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("the chat webhook %s failed: %s", installation.webhook_url, error)
+
+    async def deliver(self, call: Local) -> None:
+        """Does what the chat integration's server would have done with a delivery: nothing for
+        `register` and `unregister`; for `message_created`, the signal of the bot's message."""
+        if call.operation != "message_created" or call.message_id is None:
+            return
+        async with self._db.connection() as conn:
+            installation = await self._by_alias(conn, call.bot_id, call.alias)
+            if installation is None:
+                return
+            found = await service.bot_message_signal(conn, installation, call.message_id)
+        if found is None:
+            return
+        await self.signals.publish(*found)
+        self._post(installation, found[1])
+
+    async def act(self, call: Local) -> dict[str, Any]:
+        """Performs an action of the chat integration for the bot (`sendEvent`)."""
+        assert call.input is not None, "an action call carries its input"
+        name, given = call.input["type"], call.input["input"]
+        if name != definition.SEND_EVENT:
+            raise Runtime(f"The chat integration has no action {name!r}.")
+        async with self._db.connection() as conn:
+            installation = await self._by_alias(conn, call.bot_id, call.alias)
+            if installation is None:
+                raise InvalidPayload(f"No chat channel is installed as {call.alias!r} in bot {call.bot_id}.")
+            conversation_id, signal = await service.bot_event_signal(
+                conn, installation, given["conversationId"], given["payload"], now_ms=self._clock.now_ms()
+            )
+        await self.signals.publish(conversation_id, signal)
+        self._post(installation, signal)
+        return {}
