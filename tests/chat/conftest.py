@@ -40,9 +40,10 @@ class ChatServers:
     write: Server
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
 def servers(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[ChatServers]:
-    name = f"chat-{request.module.__name__.rsplit('.', 1)[-1]}"
+    """Shared by every test of the package: each makes a bot and an installation of its own."""
+    name = "chat"
     with running_server(request.param, work_dir, name, DELIVERING) as first:
         if first.dialect == "sqlite":
             yield ChatServers(listen=first, write=first)

@@ -76,6 +76,7 @@ def test_a_person_talks_to_the_echo_bot_with_the_official_client(
     assert echo.errors == []
 
 
+@pytest.mark.parametrize("chat", ["shared"], indirect=True)
 def test_the_client_listens_to_a_conversation_whose_chosen_id_has_a_slash(
     node: str, servers: ChatServers, chat: ChatInstall, echo: EchoBot
 ) -> None:

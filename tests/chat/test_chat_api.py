@@ -132,7 +132,7 @@ def _pages(user: ChatApi, path: str, field: str) -> list[list[str]]:
 
 
 def test_lists_are_paged_with_next_token(servers: ChatServers, shared: ChatInstall) -> None:
-    count = 25  # more than one page of Parley's lists (20)
+    count = 21  # more than one page of Parley's lists (20)
     ann = new_user(shared, servers.write)
     conversations = [ann.ok("POST", "/conversations", {}, status=201)["conversation"]["id"] for _ in range(count)]
     cid = path_id(conversations[0])
