@@ -636,3 +636,43 @@ def test_a_stream_whose_client_vanished_is_released(servers: ChatServers, shared
         say(ann, conversation, "still here")
         [signal] = _take(response, 1)
     assert signal["data"]["payload"] == {"type": "text", "text": "still here"}
+
+
+def test_get_or_create_user_updates_the_user_it_finds(servers: ChatServers, personal: ChatInstall) -> None:
+    assert personal.encryption_key is not None
+    chosen = f"ann-{secrets.token_hex(3)}"
+    ann = ChatApi(personal.api_url(servers.write), user_key(personal.encryption_key, {"id": chosen}))
+    ann.error("GET", "/users/me", type="ResourceNotFound", status=404)
+    first = ann.ok("POST", "/users/get-or-create", {"name": "Ann"}, status=201)["user"]
+    again = ann.ok("POST", "/users/get-or-create", {"name": "Ann B.", "profile": "p"}, status=201)["user"]
+    assert (first["id"], again["id"], again["name"], again["profile"]) == (chosen, chosen, "Ann B.", "p")
+    assert ann.ok("GET", "/users/me")["user"]["name"] == "Ann B."
+    ann.error("PUT", "/users/me", {"profile": "p" * 1001}, type="InvalidPayload", status=400)
+    assert ann.ok("PUT", "/users/me", {"profile": "p" * 1000})["user"]["profile"] == "p" * 1000
+
+
+def test_unknown_ids_are_not_found(servers: ChatServers, shared: ChatInstall) -> None:
+    ann = new_user(shared, servers.write)
+    unknown = f"unknown-{secrets.token_hex(3)}"
+    for method, path, body in (
+        ("GET", f"/conversations/{unknown}", None),
+        ("DELETE", f"/conversations/{unknown}", {}),
+        ("GET", f"/conversations/{unknown}/messages", None),
+        ("GET", f"/conversations/{unknown}/participants", None),
+        ("POST", "/messages", {"conversationId": unknown, "payload": {"type": "text", "text": "x"}}),
+        ("POST", "/events", {"conversationId": unknown, "payload": {}}),
+        ("GET", f"/messages/{unknown}", None),
+        ("DELETE", f"/messages/{unknown}", {}),
+        ("GET", f"/events/{unknown}", None),
+    ):
+        ann.error(method, path, body, type="ResourceNotFound", status=404)
+    with _listen(servers.listen, shared, ann, unknown) as response:
+        assert response.status_code == 404
+
+
+def test_deleting_a_conversation_deletes_its_messages(servers: ChatServers, shared: ChatInstall) -> None:
+    ann = new_user(shared, servers.write)
+    conversation = ann.ok("POST", "/conversations", {"id": f"room-{secrets.token_hex(3)}"}, status=201)["conversation"]
+    message = say(ann, conversation["id"], "hi")
+    ann.ok("DELETE", f"/conversations/{path_id(conversation['id'])}", {})
+    ann.error("GET", f"/messages/{message['id']}", type="ResourceNotFound", status=404)
