@@ -146,7 +146,7 @@ async def _run_worker(settings: Settings) -> None:
     finally:
         await loop.stop()
         await dispatcher.stop()
-        await chat.stop()
+        chat.stop()
         METRICS.flush()
         await db.close()
 

@@ -18,10 +18,14 @@ import pytest
 
 from tests.conftest import BotSetup, make_bot, running_server
 from tests.harness import Api, Server, eventually
-from tests.recorder import Recorder
+from tests.recorder import Received, Recorder
 
 ORIGIN = "http://shop.example"
-CHAT_ENV = {"PARLEY_CORS_ORIGINS": ORIGIN, "PARLEY_CHAT_KEEPALIVE_MS": "300"}
+CHAT_ENV = {
+    "PARLEY_CORS_ORIGINS": ORIGIN,
+    "PARLEY_CHAT_KEEPALIVE_MS": "300",
+    "PARLEY_DISPATCH_RETRY_BASE_MS": "50",
+}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -242,8 +246,11 @@ def test_the_bots_send_event_action_reaches_the_stream(chat_server: Server) -> N
         stream.close()
 
 
-def test_every_signal_goes_to_the_configured_webhook_with_its_secret(chat_server: Server) -> None:
-    with Recorder() as hook:
+def test_every_signal_goes_to_the_configured_webhook_with_its_secret_until_it_is_taken(chat_server: Server) -> None:
+    def refuse_first(received: Received) -> tuple[int, Any]:
+        return (503, {"message": "busy"}) if not hook.calls else (200, {})
+
+    with Recorder(refuse_first) as hook:
         channel = install_chat(chat_server, {"webhookUrl": hook.url, "webhookSecret": "s3cret"})
         _, key = new_user(channel)
         conversation = new_conversation(channel, key)
@@ -253,10 +260,11 @@ def test_every_signal_goes_to_the_configured_webhook_with_its_secret(chat_server
             headers={"x-user-key": key},
         )
         assert posted.status_code == 201
-        call = eventually(lambda: hook.calls[0] if hook.calls else None, what="the webhook called")
-        assert call.headers["x-secret-key"] == "s3cret"
-        assert call.body["type"] == "message_created"
-        assert call.body["data"]["payload"] == {"type": "text", "text": "hi"}
+        calls = eventually(lambda: hook.calls if len(hook.calls) >= 2 else None, what="the webhook called again")
+        assert calls[0].body == calls[1].body, "a refused signal is sent again"
+        assert calls[1].headers["x-secret-key"] == "s3cret"
+        assert calls[1].body["type"] == "message_created"
+        assert calls[1].body["data"]["payload"] == {"type": "text", "text": "hi"}
 
 
 def test_cors_lets_the_configured_origin_call_and_listen(chat_server: Server) -> None:

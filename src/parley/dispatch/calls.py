@@ -226,6 +226,16 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Del
     return Call(url, headers, body)
 
 
+def chat_webhook(delivery: DeliveryRow) -> Call:
+    """A chat signal for the webhook URL configured in the chat installation."""
+    assert delivery["data"] is not None, "outbox.to_chat_webhook gives every chat signal its data"
+    data = msgspec.json.decode(delivery["data"])
+    headers = {"content-type": "application/json"}
+    if data.get("secret"):
+        headers["x-secret-key"] = data["secret"]
+    return Call(data["url"], headers, data["signal"].encode())
+
+
 def _bot_headers(bot_row: BotRow, bot: BotDefinition, operation: str, kind: str) -> dict[str, str]:
     document = msgspec.json.decode(bot_row["definition"])
     configuration = (document.get("configuration") or {}).get("data") or {}
