@@ -244,7 +244,7 @@ def rotate_webhook(bot_id: str, alias: str) -> None:
         )
     except ApiError as error:
         raise click.ClickException(error.message) from None
-    click.echo(bot_rules.webhook_url(settings.base_url, installation["webhook_id"]))
+    click.echo(bot_rules.webhook_url(settings.base_url, installation["webhook_id"], installation["integration_id"]))
 
 
 @main.group()

@@ -54,6 +54,9 @@ def install_chat(server: Server, configuration: dict[str, Any] | None = None) ->
     admin.ok("PUT", f"/v1/admin/bots/{bot.id}", {"integrations": {"chat": installation}})
     view = admin.ok("GET", f"/v1/admin/bots/{bot.id}", headers={"x-multiple-integrations": "true"})["bot"]
     webhook_id = view["integrations"]["chat"]["webhookId"]
+    assert view["integrations"]["chat"]["status"] == "registered"
+    # The Admin view shows where the Chat API of the installation is served.
+    assert view["integrations"]["chat"]["webhookUrl"] == f"{server.url}/chat/{webhook_id}"
     return Channel(bot, f"{server.url}/chat/{webhook_id}", webhook_id)
 
 

@@ -98,8 +98,8 @@ class ChatChannel:
                 )
 
     async def deliver(self, call: Local) -> None:
-        """Does what the chat integration's server would have done with a delivery: nothing for
-        `register` and `unregister`; for `message_created`, the signal of the bot's message."""
+        """Does what the chat integration's server would have done with a `message_created`
+        delivery: the signal of the bot's message, on the conversation's streams."""
         if call.operation != "message_created" or call.message_id is None:
             return
         async with self._db.connection() as conn:
