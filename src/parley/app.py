@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         try:
             yield services
         finally:
-            await chat.stop()
+            chat.stop()
             await loop.stop()
             if dispatcher is not None:
                 await dispatcher.stop()

@@ -146,7 +146,7 @@ async def _run_worker(settings: Settings) -> None:
     finally:
         await loop.stop()
         await dispatcher.stop()
-        await chat.stop()
+        chat.stop()
         METRICS.flush()
         await db.close()
 
@@ -244,7 +244,7 @@ def rotate_webhook(bot_id: str, alias: str) -> None:
         )
     except ApiError as error:
         raise click.ClickException(error.message) from None
-    click.echo(bot_rules.webhook_url(settings.base_url, installation["webhook_id"]))
+    click.echo(bot_rules.webhook_url(settings.base_url, installation["webhook_id"], installation["integration_id"]))
 
 
 @main.group()

@@ -9,7 +9,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -44,6 +44,12 @@ _LATENCY = Histogram(
 _ATTEMPTS = Counter(
     "parley_delivery_attempts", "Calls to bot and integration servers, by outcome.", ["outcome"], registry=_REGISTRY
 )
+_STREAMS = Gauge(
+    "parley_chat_streams",
+    "Chat API streams open (summed over the processes).",
+    multiprocess_mode="livesum",
+    registry=_REGISTRY,
+)
 
 
 @functools.cache
@@ -71,6 +77,10 @@ class Metrics:
 
     def attempt(self, outcome: str) -> None:
         self._attempts[outcome] += 1
+
+    def streams(self, change: int) -> None:
+        """Counts Chat API streams opened (1) and closed (-1); rare enough to count at once."""
+        _STREAMS.inc(change)
 
     def flush(self) -> None:
         requests, self._requests = self._requests, defaultdict(int)

@@ -83,7 +83,8 @@ async def rotate_webhook(request: Call, bot_id: str, alias: str) -> Answer:
     async with admin(request, write=True) as conn:
         installation = await bots.rotate_webhook(conn, bot_id, alias, now=found.now())
     webhook_id = installation["webhook_id"]
-    return respond({"webhookId": webhook_id, "webhookUrl": bots.webhook_url(found.base_url, webhook_id)})
+    url = bots.webhook_url(found.base_url, webhook_id, installation["integration_id"])
+    return respond({"webhookId": webhook_id, "webhookUrl": url})
 
 
 @get("/v1/parley/analytics")

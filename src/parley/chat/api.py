@@ -122,13 +122,12 @@ async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Stream
     if method == "OPTIONS":
         return _preflight(request, extra)
     segments = _segments(request, webhook_id)
-    if segments == ["hello"] and method == "GET":
-        request.state[OPERATION] = "chatHello"
-        return Answer(HELLO, 200, b"text/plain; charset=utf-8", headers=[(b"content-type", b"text/plain"), *extra])
     try:
         raw = await request.body() if method in ("POST", "PUT", "DELETE") else b""
         async with found.db.connection() as conn:
             installation = await channel.installation(conn, webhook_id)
+            if segments == ["hello"] and method == "GET":
+                return Answer(HELLO, 200, headers=[(b"content-type", b"text/plain; charset=utf-8"), *extra])
             answer = await _operate(request, conn, installation, method, segments, raw)
         if isinstance(answer, Outcome):
             await channel.publish(installation, answer)
@@ -137,6 +136,7 @@ async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Stream
     except Exception as error:
         failed = error_answer(error)
         return Answer(failed.body, failed.status, headers=[(b"content-type", JSON), *extra])
+    request.state[OPERATION] = "chatListen"
     stream = channel.signals.open(conversation_id, user_id)
     return EventStream(channel.signals, stream, request.receive, found.chat_keep_alive_s, extra)
 

@@ -1,21 +1,20 @@
 """The chat channel of one process: which installation a Chat API request addresses, and what the
 platform does in place of calling the integration's server: the bot's messages and `sendEvent`
 actions become signals on the conversation's streams, and the configuration's `webhookUrl`, when
-set, is sent every signal too."""
+set, is sent every signal too, through the outbox."""
 
-import asyncio
 import logging
 from typing import Any
 
-import aiohttp
 import msgspec
 
 from parley.chat import definition, service
 from parley.chat.service import Installation
 from parley.chat.signals import Signals
-from parley.clock import Clock
+from parley.clock import Clock, iso_from_ms
 from parley.dispatch.calls import Local
 from parley.errors import InvalidPayload, ResourceNotFound, Runtime
+from parley.service import outbox
 from parley.service.definitions import DefinitionCache
 from parley.service.identity import Identity
 from parley.store import bots as bot_store
@@ -24,8 +23,6 @@ from parley.store.database import Connection, Database, DatabaseError
 
 logger = logging.getLogger("parley.chat")
 
-WEBHOOK_TIMEOUT_S = 10.0
-
 
 class ChatChannel:
     def __init__(self, db: Database, clock: Clock) -> None:
@@ -33,18 +30,12 @@ class ChatChannel:
         self._clock = clock
         self.signals = Signals(db, clock)
         self._definitions = DefinitionCache()
-        self._http: aiohttp.ClientSession | None = None
-        self._posting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.signals.start()
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
         self.signals.close_all()
-        if self._posting:
-            await asyncio.wait(self._posting, timeout=WEBHOOK_TIMEOUT_S)
-        if self._http is not None:
-            await self._http.close()
 
     async def installation(self, conn: Connection, webhook_id: str) -> Installation:
         """The enabled chat installation whose webhook id is `webhook_id`."""
@@ -83,36 +74,32 @@ class ChatChannel:
                 await self.signals.publish(conversation_id, signal)
             for conversation_id, user_id in outcome.closed:
                 await self.signals.close_streams(conversation_id, user_id)
+            await self._to_webhook(installation, outcome.signals)
         except DatabaseError:
-            logger.warning("signals of a chat operation could not be sent to other processes", exc_info=True)
-        for _, signal in outcome.signals:
-            self._post(installation, signal)
+            logger.warning("signals of a chat operation could not be sent", exc_info=True)
 
-    def _post(self, installation: Installation, signal: str) -> None:
-        """Sends a signal to the installation's webhook URL, if it has one, without waiting."""
-        if installation.webhook_url is None:
+    async def _to_webhook(self, installation: Installation, signals: list[tuple[str, str]]) -> None:
+        """Queues the signals for the installation's webhook URL, if it has one: the outbox
+        sends them, in order for each conversation, and retries them until they are taken."""
+        if installation.webhook_url is None or not signals:
             return
-        task = asyncio.get_running_loop().create_task(self._send_to_webhook(installation, signal))
-        self._posting.add(task)
-        task.add_done_callback(self._posting.discard)
-
-    async def _send_to_webhook(self, installation: Installation, signal: str) -> None:
-        assert installation.webhook_url is not None
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S))
-        headers = {"content-type": "application/json"}
-        if installation.webhook_secret:
-            headers["x-secret-key"] = installation.webhook_secret
-        try:
-            async with self._http.post(installation.webhook_url, data=signal.encode(), headers=headers) as response:
-                if response.status >= 300:
-                    logger.warning("the chat webhook %s answered %s", installation.webhook_url, response.status)
-        except (aiohttp.ClientError, TimeoutError) as error:
-            logger.warning("the chat webhook %s failed: %s", installation.webhook_url, error)
+        now = iso_from_ms(self._clock.now_ms())
+        async with self._db.transaction() as conn:
+            for conversation_id, signal in signals:
+                await outbox.to_chat_webhook(
+                    conn,
+                    bot_id=installation.identity.bot_id,
+                    alias=installation.alias,
+                    url=installation.webhook_url,
+                    secret=installation.webhook_secret,
+                    signal=signal,
+                    ordering_key=conversation_id,
+                    now=now,
+                )
 
     async def deliver(self, call: Local) -> None:
-        """Does what the chat integration's server would have done with a delivery: nothing for
-        `register` and `unregister`; for `message_created`, the signal of the bot's message."""
+        """Does what the chat integration's server would have done with a `message_created`
+        delivery: the signal of the bot's message, on the conversation's streams."""
         if call.operation != "message_created" or call.message_id is None:
             return
         async with self._db.connection() as conn:
@@ -123,7 +110,7 @@ class ChatChannel:
         if found is None:
             return
         await self.signals.publish(*found)
-        self._post(installation, found[1])
+        await self._to_webhook(installation, [found])
 
     async def act(self, call: Local) -> dict[str, Any]:
         """Performs an action of the chat integration for the bot (`sendEvent`)."""
@@ -139,5 +126,5 @@ class ChatChannel:
                 conn, installation, given["conversationId"], given["payload"], now_ms=self._clock.now_ms()
             )
         await self.signals.publish(conversation_id, signal)
-        self._post(installation, signal)
+        await self._to_webhook(installation, [(conversation_id, signal)])
         return {}

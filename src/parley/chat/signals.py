@@ -18,6 +18,7 @@ from collections import deque
 
 from parley import ids
 from parley.clock import Clock, iso_from_ms
+from parley.metrics import METRICS
 from parley.store import signals as store
 from parley.store.database import NOTIFY_LIMIT, Database
 
@@ -92,12 +93,14 @@ class Signals:
     def open(self, conversation_id: str, user_id: str) -> Stream:
         stream = Stream(conversation_id, user_id)
         self._streams.setdefault(conversation_id, set()).add(stream)
+        METRICS.streams(1)
         return stream
 
     def release(self, stream: Stream) -> None:
         streams = self._streams.get(stream.conversation_id)
-        if streams is not None:
+        if streams is not None and stream in streams:
             streams.discard(stream)
+            METRICS.streams(-1)
             if not streams:
                 del self._streams[stream.conversation_id]
 

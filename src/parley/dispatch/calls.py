@@ -155,13 +155,11 @@ async def _integration_url(conn: Connection, integration_id: str) -> str:
     return integration["url"]
 
 
-async def lifecycle(conn: Connection, delivery: DeliveryRow, *, base_url: str, now: str) -> Call | Local:
+async def lifecycle(conn: Connection, delivery: DeliveryRow, *, base_url: str, now: str) -> Call:
     """`register` or `unregister` for an integration, from what the delivery kept of the
     installation (it may be gone by now)."""
     assert delivery["data"] is not None, "outbox.lifecycle gives every register and unregister its data"
     data = msgspec.json.decode(delivery["data"])
-    if chat_definition.is_builtin(data["integrationId"]):
-        return Local(delivery["operation"], delivery["bot_id"], delivery["alias"])
     url = await _integration_url(conn, data["integrationId"])
     headers = _delivery_headers(delivery, data["integrationId"], data["webhookId"], data["configuration"])
     installation = await bot_store.get_installation(conn, bot_id=delivery["bot_id"], alias=delivery["alias"])
@@ -176,7 +174,7 @@ async def lifecycle(conn: Connection, delivery: DeliveryRow, *, base_url: str, n
         raise Vanished(f"the installation {delivery['alias']!r} was removed before it was ever registered")
     if data.get("configurationType"):
         headers["x-bp-configuration-type"] = data["configurationType"]
-    body = msgspec.json.encode({"webhookUrl": webhook_url(base_url, data["webhookId"])})
+    body = msgspec.json.encode({"webhookUrl": webhook_url(base_url, data["webhookId"], data["integrationId"])})
     return Call(url, headers, body)
 
 
@@ -224,6 +222,16 @@ async def to_integration(conn: Connection, cache: DefinitionCache, delivery: Del
         }
     )
     return Call(url, headers, body)
+
+
+def chat_webhook(delivery: DeliveryRow) -> Call:
+    """A chat signal for the webhook URL configured in the chat installation."""
+    assert delivery["data"] is not None, "outbox.to_chat_webhook gives every chat signal its data"
+    data = msgspec.json.decode(delivery["data"])
+    headers = {"content-type": "application/json"}
+    if data.get("secret"):
+        headers["x-secret-key"] = data["secret"]
+    return Call(data["url"], headers, data["signal"].encode())
 
 
 def _bot_headers(bot_row: BotRow, bot: BotDefinition, operation: str, kind: str) -> dict[str, str]:

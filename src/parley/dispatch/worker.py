@@ -136,6 +136,8 @@ class Dispatcher:
     async def _call(self, delivery: DeliveryRow) -> calls.Call | calls.Local:
         now = iso_from_ms(self._clock.now_ms())
         async with self._db.transaction() as conn:
+            if delivery["operation"] == outbox.CHAT_SIGNAL:
+                return calls.chat_webhook(delivery)
             if delivery["operation"] in ("register", "unregister"):
                 return await calls.lifecycle(conn, delivery, base_url=self._settings.base_url, now=now)
             if delivery["target"] == "bot":

@@ -7,6 +7,7 @@ import msgspec
 from msgspec import UNSET
 
 from parley import ids
+from parley.chat import definition as chat_definition
 from parley.errors import InvalidPayload, LimitExceeded, ResourceNotFound
 from parley.service import outbox
 from parley.service.admin_models import Bot, BotSummary, CreateBot, InstalledIntegration, UpdateBot
@@ -25,6 +26,7 @@ MAX_INSTALLATIONS = 30
 REGISTRATION_FAILED = "registration_failed"
 UNREGISTERED = "unregistered"
 PENDING = {"register": "registration_pending", "unregister": "unregistration_pending"}
+DONE = {"register": "registered", "unregister": UNREGISTERED}
 
 
 def _bot_document(body: CreateBot) -> dict[str, Any]:
@@ -99,7 +101,7 @@ async def _update_installations(conn: Connection, bot_id: str, body: UpdateBot, 
             for alias in aliases:
                 removed = current.pop(alias)
                 await bot_store.delete_installation(conn, bot_id=bot_id, alias=alias)
-                if removed["enabled"]:
+                if removed["enabled"] and not chat_definition.is_builtin(removed["integration_id"]):
                     await outbox.lifecycle(conn, bot_id=bot_id, operation="unregister", installation=removed, now=now)
             continue
         integration_id = change.integration_id
@@ -164,6 +166,17 @@ async def _tell_integration(
 async def _queue_lifecycle(
     conn: Connection, bot_id: str, operation: str, installation: InstallationRow, *, now: str
 ) -> None:
+    if chat_definition.is_builtin(installation["integration_id"]):
+        # Parley serves it: registered, or not, as soon as it is saved.
+        await bot_store.set_registration(
+            conn,
+            bot_id=bot_id,
+            alias=installation["alias"],
+            webhook_id=installation["webhook_id"],
+            status=DONE[operation],
+            reason=None,
+        )
+        return
     await outbox.lifecycle(conn, bot_id=bot_id, operation=operation, installation=installation, now=now)
     await bot_store.set_registration(
         conn,
@@ -195,9 +208,11 @@ async def delete_bot(conn: Connection, bot_id: str) -> None:
     await bot_store.delete_bot(conn, bot_id)
 
 
-def webhook_url(base_url: str, webhook_id: str) -> str:
+def webhook_url(base_url: str, webhook_id: str, integration_id: str) -> str:
     """Where an outside service reaches an installation: one place builds it, for the Admin API,
-    `register` and the relay alike."""
+    `register` and the relay alike. The built-in chat channel's is where its Chat API is served."""
+    if chat_definition.is_builtin(integration_id):
+        return f"{base_url}/chat/{webhook_id}"
     return f"{base_url}/webhooks/{webhook_id}"
 
 
@@ -221,7 +236,7 @@ async def bot_view(conn: Connection, row: BotRow, *, keyed_by_alias: bool, base_
             integration,
             msgspec.json.decode(integration["definition"]),
             enabled=bool(installation["enabled"]),
-            webhook_url=webhook_url(base_url, installation["webhook_id"]),
+            webhook_url=webhook_url(base_url, installation["webhook_id"], installation["integration_id"]),
             webhook_id=installation["webhook_id"],
             configuration_type=installation["configuration_type"],
             configuration=msgspec.json.decode(installation["configuration"]),

@@ -77,6 +77,37 @@ async def lifecycle(
     )
 
 
+# The operation of a chat signal sent to the chat installation's configured webhook.
+CHAT_SIGNAL = "chat_signal"
+
+
+def chat_webhook_target(alias: str) -> str:
+    """What a chat installation's webhook deliveries are grouped by, apart from the installation
+    itself (an alias never contains `>`): a failing webhook holds back only its own deliveries."""
+    return f"{alias}>webhook"
+
+
+async def to_chat_webhook(
+    conn: Connection, *, bot_id: str, alias: str, url: str, secret: str | None, signal: str, ordering_key: str, now: str
+) -> None:
+    """A chat signal for the webhook URL of the chat installation `alias`, retried like any
+    delivery until it is answered 2xx."""
+    target = chat_webhook_target(alias)
+    await deliveries.insert_delivery(
+        conn,
+        id=ids.new_id(ids.DELIVERY),
+        bot_id=bot_id,
+        target=INTEGRATION,
+        alias=target,
+        operation=CHAT_SIGNAL,
+        event_id=None,
+        message_id=None,
+        ordering_key=f"{target}/{ordering_key}",
+        now=now,
+        data=encode_json({"url": url, "secret": secret, "signal": signal}),
+    )
+
+
 # The installation status a `register` or `unregister` delivery leaves, by the delivery's status.
 _LIFECYCLE_STATUS = {
     ("register", "delivered"): "registered",
