@@ -29,6 +29,7 @@ from parley.store.database import (
     Database,
     DatabaseUnavailable,
     InvalidText,
+    InvalidValue,
     StatementTimeout,
 )
 from parley.store.sql import BadPageToken, Cursor, Order
@@ -197,6 +198,9 @@ def error_answer(error: Exception) -> Answer:
         api_error = error
     elif isinstance(error, InvalidText):
         api_error = InvalidPayload("Text in the request may not contain the NUL character.")
+    elif isinstance(error, InvalidValue | OverflowError):
+        # A number the database cannot store (SQLite's driver raises OverflowError for it).
+        api_error = InvalidPayload("A value in the request is out of the range the database can store.")
     elif isinstance(error, StatementTimeout):
         api_error = OperationTimeout("The database did not finish this operation in time; try again.")
     elif isinstance(error, DatabaseUnavailable):
