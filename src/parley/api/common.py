@@ -21,6 +21,7 @@ from parley.errors import (
     ResourceNotFound,
     UnsupportedMediaType,
 )
+from parley.retention import Retention
 from parley.scheduler import Scheduler
 from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from parley.service.identity import Identity
@@ -59,6 +60,7 @@ class Services:
     base_url: str
     # The built-in chat channel (chat.channel.ChatChannel).
     chat: Any
+    retention: Retention
     # Origins whose pages may call from a browser (PARLEY_CORS_ORIGINS).
     cors_origins: tuple[str, ...]
     chat_keep_alive_s: float
