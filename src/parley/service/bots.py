@@ -168,22 +168,16 @@ async def _queue_lifecycle(
 ) -> None:
     if chat_definition.is_builtin(installation["integration_id"]):
         # Parley serves it: registered, or not, as soon as it is saved.
-        await bot_store.set_registration(
-            conn,
-            bot_id=bot_id,
-            alias=installation["alias"],
-            webhook_id=installation["webhook_id"],
-            status=DONE[operation],
-            reason=None,
-        )
-        return
-    await outbox.lifecycle(conn, bot_id=bot_id, operation=operation, installation=installation, now=now)
+        status = DONE[operation]
+    else:
+        await outbox.lifecycle(conn, bot_id=bot_id, operation=operation, installation=installation, now=now)
+        status = PENDING[operation]
     await bot_store.set_registration(
         conn,
         bot_id=bot_id,
         alias=installation["alias"],
         webhook_id=installation["webhook_id"],
-        status=PENDING[operation],
+        status=status,
         reason=None,
     )
 
