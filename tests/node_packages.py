@@ -78,6 +78,24 @@ def assert_pinned(
         assert lock["packages"][f"node_modules/{name}"]["version"] == version, name
 
 
+def run_node(node: str, script: Path, *, env: dict[str, str], failure: str, timeout: float = 600) -> str:
+    """Runs a Node script beside its packages and returns what it printed; fails the calling test
+    with `failure`, the exit code and the script's output when it exits non-zero."""
+    result = subprocess.run(
+        [node, str(script)],
+        cwd=script.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        stderr = f"\n--- stderr ---\n{result.stderr}" if result.stderr else ""
+        pytest.fail(f"{failure} (exit {result.returncode}):\n{result.stdout}{stderr}", pytrace=False)
+    return result.stdout
+
+
 def node_env(**extra: str) -> dict[str, str]:
     """The environment for a Node process, without the caller's BP_* variables: the Botpress
     client falls back to them (BP_TOKEN, BP_API_URL, BP_BOT_ID, ...), and none may leak in."""

@@ -5,13 +5,12 @@ database dialect. Its output lists every check; on failure it names the first fa
 (export PARLEY_COMPAT_KEEP_GOING=1 to run every check and list every failure).
 """
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.harness import Server
-from tests.node_packages import assert_pinned, node_env, node_with_packages
+from tests.node_packages import assert_pinned, node_env, node_with_packages, run_node
 
 pytestmark = pytest.mark.compat
 
@@ -32,19 +31,5 @@ def test_the_client_is_pinned_to_one_exact_version() -> None:
 
 def test_the_official_client_works_against_parley(node: str, server: Server) -> None:
     env = node_env(PARLEY_URL=server.url, PARLEY_ADMIN_TOKEN=server.admin_token)
-    result = subprocess.run(
-        [node, str(SCENARIO)],
-        cwd=COMPAT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if result.returncode != 0:
-        stderr = f"\n--- stderr ---\n{result.stderr}" if result.stderr else ""
-        pytest.fail(
-            f"@botpress/client {CLIENT_VERSION} scenario failed against the {server.dialect} server"
-            f" (exit {result.returncode}):\n{result.stdout}{stderr}",
-            pytrace=False,
-        )
+    failure = f"@botpress/client {CLIENT_VERSION} scenario failed against the {server.dialect} server"
+    run_node(node, SCENARIO, env=env, failure=failure)
