@@ -83,7 +83,9 @@ def test_an_incoming_message_reaches_the_bot_and_its_reply_reaches_the_integrati
     assert (sent["conversation"]["id"], sent["conversation"]["channel"]) == (room, CHANNEL)
     assert sent["conversation"]["tags"] == {"id": "room-a"}
     reply = sent["message"]
-    [replied] = chat.bot_app.records("replied")
+    # The bot notes its reply once createMessage has answered it, which may be after the reply,
+    # dispatched at its commit, reached the integration.
+    [replied] = eventually(lambda: chat.bot_app.records("replied"), what="the bot noted its reply")
     assert reply["id"] == replied["reply"]["id"]
     assert (reply["direction"], reply["conversationId"], reply["userId"]) == ("outgoing", room, chat.bot_id)
     assert (reply["type"], reply["payload"], reply["tags"]) == ("text", {"text": "echo: hello"}, {})
