@@ -191,8 +191,9 @@ async def _operate(
         case ("GET", "conversations", conversation, "messages"):
             page = query_page(request)
             return await service.list_messages(conn, installation, key, conversation, page, now=now)
-        case ("GET", "conversations", conversation, "listen"):
-            return await service.listen(conn, installation, key, conversation)
+        case ("GET", "conversations", *parts, "listen") if parts:
+            # @botpress/chat 0.5.5 puts the id in this path as it is, without escaping its slashes.
+            return await service.listen(conn, installation, key, "/".join(parts))
         case ("POST", "conversations", conversation, "participants"):
             body = _body(raw, service.NewParticipant)
             return await service.add_participant(conn, installation, key, conversation, body, now=now)

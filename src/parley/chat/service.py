@@ -180,6 +180,8 @@ def to_chat_payload(message_type: str, payload: dict[str, Any]) -> tuple[dict[st
     """A Runtime message's type and payload as the Chat API's flat payload, and its metadata."""
     fields = dict(payload)
     metadata = fields.pop("metadata", None)
+    if message_type == "carousel" and isinstance(fields.get("items"), list):
+        fields["items"] = [{"type": "card", **item} if isinstance(item, dict) else item for item in fields["items"]]
     if message_type == "bloc" and isinstance(fields.get("items"), list):
         fields["items"] = [
             {"type": item.get("type"), **(item.get("payload") or {})} if isinstance(item, dict) else item
@@ -194,6 +196,12 @@ def to_runtime_payload(payload: dict[str, Any], metadata: dict[str, Any] | None)
     if not isinstance(message_type, str) or not message_type:
         raise InvalidPayload("A message payload needs a `type`, such as text.")
     fields = {key: value for key, value in payload.items() if key != "type"}
+    if message_type == "carousel" and isinstance(fields.get("items"), list):
+        # Each item is a card, which the client says and the Runtime payload does not.
+        fields["items"] = [
+            {k: v for k, v in item.items() if k != "type"} if isinstance(item, dict) else item
+            for item in fields["items"]
+        ]
     if message_type == "bloc" and isinstance(fields.get("items"), list):
         items = []
         for item in fields["items"]:
