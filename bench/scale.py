@@ -28,6 +28,7 @@ from bench.processes import (
     parse_size,
     revision,
     size_label,
+    wait_quiet,
 )
 from bench.seed import (
     BATCH,
@@ -452,6 +453,7 @@ class Options:
     warmup: int
     output: Path
     print_plans: bool
+    quiet_wait: float
 
 
 async def _measure(
@@ -509,6 +511,8 @@ async def _run_database(options: Options, dialect: str, urls: dict[int, str]) ->
                 size: (await held.enter_async_context(databases[size].connection()), worlds[size]) for size in urls
             }
             for case in CASES:
+                if options.quiet_wait:
+                    wait_quiet(timeout=options.quiet_wait)
                 measured += await _measure(options, dialect, opened, case)
                 print(f"  {measured[-1].case}", file=sys.stderr, flush=True)
         return measured
@@ -588,6 +592,12 @@ def parse_options(argv: list[str] | None) -> Options:
         help="folder for the report and the plans (default: parley-bench-scale in the temporary folder)",
     )
     parser.add_argument("--plans", action="store_true", help="also print every plan")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=0,
+        help="before each case, wait up to this long for other work on the machine to stop (default 0)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted({parse_size(s) for s in args.sizes.split(",")})
     if len(sizes) < 2:
@@ -600,6 +610,7 @@ def parse_options(argv: list[str] | None) -> Options:
         warmup=args.warmup,
         output=args.output,
         print_plans=args.plans,
+        quiet_wait=args.quiet_wait,
     )
 
 

@@ -24,7 +24,8 @@ from tests.harness import PostgresDatabase, postgres_available
 
 BOT = "bot_plans"
 MESSAGES = 20_000
-CONVERSATIONS = 200
+CONVERSATIONS = 2_000
+TAG_VALUES = 700
 USERS = 4_000
 NOW = "2026-12-06T00:00:00.000Z"
 
@@ -241,6 +242,9 @@ def _prepared(url: str) -> Iterator[Prepared]:
             await _seed(conn)
         if database.dialect == "postgresql":
             async with database.connection() as conn:
+                # As at 1M messages (tag_index's sample then finds about 14 entries per value),
+                # a tag value is estimated to have more entries than a conversation has messages.
+                await conn.execute(f"ALTER TABLE tag_index ALTER COLUMN value SET (n_distinct = {TAG_VALUES})")
                 await conn.execute("ANALYZE")
 
     loop.run_until_complete(fill())
@@ -260,7 +264,8 @@ def _literal(value: object) -> str:
 
 
 def _explain(prepared: Prepared, query: Query) -> list[str]:
-    """The plans of every statement `query` runs."""
+    """The plans of every statement `query` runs; on PostgreSQL, its generic plan (the one
+    Parley's connections run) and its custom plan (planned with the values) for each."""
     database, loop = prepared
 
     async def run() -> list[str]:
@@ -272,17 +277,19 @@ def _explain(prepared: Prepared, query: Query) -> list[str]:
                 if database.dialect == "sqlite":
                     rows = await conn.fetch_all(dict, f"EXPLAIN QUERY PLAN {sql}", *args)
                     plans.append("\n".join(str(row["detail"]) for row in rows))
-                else:
-                    # EXPLAIN with bound values plans for those values: the generic plan comes
-                    # from a prepared statement executed with the plan cache forced to it.
-                    await conn.execute("SET plan_cache_mode = force_generic_plan")
+                    continue
+                # EXPLAIN with bound values plans for those values: the generic plan comes
+                # from a prepared statement executed with the plan cache forced to it.
+                for mode in ("force_generic_plan", "force_custom_plan"):
+                    await conn.execute(f"SET plan_cache_mode = {mode}")
                     await conn.execute(f"PREPARE parley_plan AS {sql}")
                     values = ", ".join(_literal(arg) for arg in args)
                     rows = await conn.fetch_all(dict, f"EXPLAIN EXECUTE parley_plan({values})")
                     await conn.execute("DEALLOCATE parley_plan")
                     await conn.execute("RESET plan_cache_mode")
                     plan = "\n".join(str(row["QUERY PLAN"]) for row in rows)
-                    assert "$1" in plan or not args, f"not a generic plan: {plan}"
+                    generic = bool(re.search(r"[=<>] \$[1-9]", plan))
+                    assert generic == (mode == "force_generic_plan") or not args, f"not a {mode} plan: {plan}"
                     plans.append(plan)
             return plans
 
@@ -298,3 +305,52 @@ def test_each_statement_reads_through_an_index(database: Prepared, name: str) ->
             assert not SQLITE_FULL_SCAN.search(plan), plan
         else:
             assert not POSTGRES_FULL_SCAN.search(plan), plan
+
+
+# A resource row read other than by its primary key: on SQLite, a search of `r` through another
+# index; on PostgreSQL, a hash or merge join (which reads `r` by one of its bot_id indexes, a
+# conversation's messages, say, to match them with a window of entries).
+SQLITE_ROW_NOT_BY_KEY = re.compile(r"SEARCH r USING (?!INDEX sqlite_autoindex_\w+ \(id=\?\))")
+POSTGRES_ROW_NOT_BY_KEY = re.compile(r"Hash Join|Merge Join|Hash Semi Join|Hash Anti Join")
+
+
+@pytest.mark.parametrize("name", [name for name in QUERIES if "tag" in name])
+def test_a_tag_candidate_is_read_by_its_primary_key(database: Prepared, name: str) -> None:
+    """A candidate found through a tag's entries is read by its primary key, whatever the other
+    filters, in the generic and the custom plan alike: the cost per candidate does not depend on
+    how many rows the other filters select (a conversation's messages). With a tag value
+    estimated at more entries than a conversation's messages (TAG_VALUES), PostgreSQL's generic
+    plan read a conversation's messages and joined them with the tag's entries by hash while the
+    statement let it reach the rows through `messages_bot_conversation`."""
+    for plan in _explain(database, QUERIES[name]):
+        if database[0].dialect == "sqlite":
+            assert not SQLITE_ROW_NOT_BY_KEY.search(plan), plan
+        else:
+            assert not POSTGRES_ROW_NOT_BY_KEY.search(plan), plan
+
+
+def test_postgres_runs_the_generic_plan_without_planning_again(database: Prepared) -> None:
+    """Parley's PostgreSQL connections plan a prepared statement once: even for the values whose
+    custom plan PostgreSQL would estimate cheaper (a unique tag), it does not plan at every call."""
+    db, loop = database
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has no plan cache to choose from")
+    query = QUERIES["users, a unique tag"]
+
+    async def run() -> list[dict[str, Any]]:
+        async with db.connection() as conn:
+            recording = Recording(conn)
+            for _ in range(10):
+                await query(cast(Connection, recording))
+            statements = sorted({sql for sql, _ in recording.statements})
+            return await conn.fetch_all(
+                dict,
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = ANY($1::text[])",
+                statements,
+            )
+
+    counts = loop.run_until_complete(run())
+    assert counts
+    for row in counts:
+        assert row["custom_plans"] == 0, counts
+        assert row["generic_plans"] >= 10, counts

@@ -10,9 +10,14 @@ conversations) is read whole when it is at most `COUNT_CAP` long and sorted; a l
 a filter on the resource's own order index.
 
 Every statement fixes its access path: a window is a subquery with a LIMIT (which neither
-SQLite nor PostgreSQL flattens), and a row check is a correlated subquery with `LIMIT 1 OFFSET
-0` (which PostgreSQL does not turn into a join). So the plan does not depend on the values, and
-PostgreSQL's generic plans for these prepared statements are the same as the custom ones.
+SQLite nor PostgreSQL flattens), a row check is a correlated subquery with `LIMIT 1 OFFSET 0`
+(which PostgreSQL does not turn into a join), and a candidate's row is read by its primary key
+alone. Candidates come from the bot's entries only, so the row is not compared with the bot
+again: every other index of a resource table starts with `bot_id`, and without that equality on
+`r` no index but the primary key reaches the row (with it, PostgreSQL could read a conversation's
+messages through `messages_bot_conversation` and hash-join them with the window). So the plan
+does not depend on the values: PostgreSQL's generic plan is the custom one, and Parley's
+connections use it without planning again (store.postgres).
 """
 
 import re
@@ -219,8 +224,7 @@ async def _sorted_set(
     members = chosen.members(params, "$1", COUNT_CAP + 1)
     filters = _filters(params, listing, others)
     sql = (
-        f"SELECT {listing.columns} FROM ({members}) w CROSS JOIN {listing.table} r"
-        f" WHERE r.id = w.id AND r.bot_id = $1{filters}"
+        f"SELECT {listing.columns} FROM ({members}) w CROSS JOIN {listing.table} r WHERE r.id = w.id{filters}"
         f"{listing.order.after(params, listing.cursor)}{listing.order.clause()} LIMIT {listing.limit + 1}"
     )
     return _page(await conn.fetch_all(shape, sql, *params.args), listing)
@@ -245,8 +249,7 @@ async def _window(
     direction, _ = _direction(listing.order)
     rows = await conn.fetch_all(
         shape,
-        f"SELECT {listing.columns} FROM ({window}) w CROSS JOIN {listing.table} r"
-        f" WHERE r.id = w.id AND r.bot_id = $1{filters}"
+        f"SELECT {listing.columns} FROM ({window}) w CROSS JOIN {listing.table} r WHERE r.id = w.id{filters}"
         f" ORDER BY w.k {direction}, w.id {direction} LIMIT {need}",
         *params.args,
     )

@@ -140,12 +140,14 @@ def _oldest_by_tags_sql(
 
     The first pair drives: its entries in `tag_index_ordered` are walked oldest first (CROSS JOIN
     keeps SQLite from starting elsewhere; the order and the LIMIT 1 make that PostgreSQL's plan
-    too), and every other pair is a check on each candidate, as a subquery that is not turned
-    into a join. The first candidate that passes is the oldest match."""
+    too), each candidate's row is read by its primary key alone (the entries are the bot's, and
+    without `r.bot_id` no other index reaches the row: see store.listing), and every other pair
+    is a check on each candidate, as a subquery that is not turned into a join. The first
+    candidate that passes is the oldest match."""
     params = Params(*range(first))
     if not pairs:
         source = f"{table} r"
-        conditions = ""
+        conditions = " AND r.bot_id = $1"
         order = "r.created_at || '', r.id"
     else:
         source = f"tag_index d CROSS JOIN {table} r"
@@ -168,4 +170,4 @@ def _oldest_by_tags_sql(
         conditions += f" AND NOT EXISTS (SELECT 1 FROM tag_index x WHERE x.resource_id = r.id{others})"
     # Without pairs, ordering by an expression keeps the planner from walking the resource
     # table's whole creation-order index for the rare resource without tags.
-    return f"SELECT {columns} FROM {source} WHERE r.bot_id = $1{conditions} ORDER BY {order} LIMIT 1"
+    return f"SELECT {columns} FROM {source} WHERE {conditions.removeprefix(' AND ')} ORDER BY {order} LIMIT 1"
