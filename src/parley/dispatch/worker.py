@@ -104,7 +104,8 @@ class Dispatcher:
         now_ms = self._clock.now_ms()
         timeout = self._settings.dispatch_timeout_ms
         lease = iso_from_ms(now_ms + timeout + min(timeout, LEASE_MARGIN_MS))
-        async with self._db.transaction() as conn:
+        # One statement: a transaction around it would cost PostgreSQL two round trips more.
+        async with self._db.connection() as conn:
             claimed = await store.claim(
                 conn,
                 now=iso_from_ms(now_ms),
@@ -125,11 +126,13 @@ class Dispatcher:
 
     async def _call(self, delivery: DeliveryRow) -> calls.Call:
         now = iso_from_ms(self._clock.now_ms())
+        if delivery["target"] == "bot":
+            # Reads only: no transaction, whose BEGIN and COMMIT would cost PostgreSQL two round trips.
+            async with self._db.connection() as conn:
+                return await calls.to_bot(conn, self._cache, delivery)
         async with self._db.transaction() as conn:
             if delivery["operation"] in ("register", "unregister"):
                 return await calls.lifecycle(conn, delivery, base_url=self._settings.base_url, now=now)
-            if delivery["target"] == "bot":
-                return await calls.to_bot(conn, self._cache, delivery)
             return await calls.to_integration(conn, self._cache, delivery, now=now)
 
     async def _deliver(self, delivery: DeliveryRow, lease: str) -> None:

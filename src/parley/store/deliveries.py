@@ -43,6 +43,8 @@ class _StatusCount(TypedDict):
 
 
 COLUMNS = select_list(DeliveryRow)
+# RETURNING names the updated table's columns bare.
+_RETURNED = select_list(DeliveryRow, alias="")
 _ATTEMPT_COLUMNS = select_list(AttemptRow, alias="")
 # A delivery waits while an earlier one with the same ordering key is not done (index
 # `deliveries_order`, which holds unfinished deliveries only).
@@ -60,8 +62,7 @@ _TARGET_NOT_RETRYING = (
 )
 
 
-async def insert_delivery(
-    conn: Connection,
+def insert_delivery(
     *,
     id: str,
     bot_id: str,
@@ -73,22 +74,19 @@ async def insert_delivery(
     ordering_key: str,
     now: str,
     data: str | None = None,
-) -> None:
-    await conn.execute(
+) -> Statement:
+    """The INSERT of a new pending delivery, to run with the statements of its cause
+    (Connection.execute_all, find_or_insert); call `queued` once it has run."""
+    return (
         "INSERT INTO deliveries (id, bot_id, target, alias, operation, event_id, message_id, ordering_key, status,"
         " attempts, next_attempt_at, created_at, updated_at, data)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9, $10)",
-        id,
-        bot_id,
-        target,
-        alias,
-        operation,
-        event_id,
-        message_id,
-        ordering_key,
-        now,
-        data,
+        (id, bot_id, target, alias, operation, event_id, message_id, ordering_key, now, data),
     )
+
+
+def queued(conn: Connection) -> None:
+    """Deliveries were inserted on `conn`: the dispatchers are told once they are committed."""
     conn.announce(DELIVERIES)
 
 
@@ -142,24 +140,19 @@ async def insert_relayed(conn: Connection, calls: Sequence[Relayed]) -> None:
 async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, skip_locked: bool) -> list[DeliveryRow]:
     """Takes up to `limit` due deliveries, each the oldest unfinished one of its ordering key, with
     no older delivery of its target waiting to be retried, and leases them until `lease_until`: a
-    worker that dies leaves them to be taken again after that.
-    Runs inside a transaction; with `skip_locked` (PostgreSQL), rows another worker is taking are
+    worker that dies leaves them to be taken again after that. One statement, which needs no
+    transaction around it; with `skip_locked` (PostgreSQL), rows another worker is taking are
     passed over instead of waited for."""
-    rows = await conn.fetch_all(
+    return await conn.fetch_all(
         DeliveryRow,
-        f"SELECT {COLUMNS} FROM deliveries r WHERE r.status IN ('pending', 'in_flight') AND r.next_attempt_at <= $1"
+        "UPDATE deliveries SET status = 'in_flight', next_attempt_at = $2, updated_at = $1 WHERE id IN"
+        " (SELECT r.id FROM deliveries r WHERE r.status IN ('pending', 'in_flight') AND r.next_attempt_at <= $1"
         f" AND {_HEAD_OF_ITS_ORDER} AND {_TARGET_NOT_RETRYING} ORDER BY r.next_attempt_at LIMIT {int(limit)}"
-        + (" FOR UPDATE OF r SKIP LOCKED" if skip_locked else ""),
+        + (" FOR UPDATE OF r SKIP LOCKED" if skip_locked else "")
+        + f") RETURNING {_RETURNED}",
         now,
+        lease_until,
     )
-    for row in rows:
-        await conn.execute(
-            "UPDATE deliveries SET status = 'in_flight', next_attempt_at = $2, updated_at = $3 WHERE id = $1",
-            row["id"],
-            lease_until,
-            now,
-        )
-    return rows
 
 
 async def get_delivery(conn: Connection, id: str) -> DeliveryRow | None:
