@@ -36,9 +36,10 @@ from tests.recorder import Recorder
 # savepoint around them and the group's BEGIN and COMMIT (shared by the writes of a loop turn).
 CREATE_ROUND_TRIPS = 4
 CREATE_STATEMENTS = 9
-# Its delivery: the claim; the bot and the event read; the outcome recorded in a transaction
-# (the delivery, the attempt, the event); the claim when the call has ended, which finds nothing.
-DELIVERY_ROUND_TRIPS = 11
+# Its delivery: the claim; the bot and the event read; the outcome (the delivery, the attempt,
+# the event: one statement on PostgreSQL, a transaction on SQLite); the claims that find nothing
+# once the call has ended.
+DELIVERY_ROUND_TRIPS = 7
 DELIVERY_STATEMENTS = 13
 # Background polls would otherwise fall into the counted windows now and then.
 NO_POLLS = 3_600_000

@@ -99,6 +99,11 @@ _LIFECYCLE_STATUS = {
 }
 
 
+def is_lifecycle(delivery: DeliveryRow) -> bool:
+    """Whether the delivery is a `register` or `unregister` call, whose outcome the installation records."""
+    return delivery["operation"] in ("register", "unregister")
+
+
 async def lifecycle_outcome(conn: Connection, delivery: DeliveryRow, *, status: str, error: str | None) -> None:
     """Records on the installation how its `register` or `unregister` call went: while it is
     retried, the status stays pending with the last error as its reason."""

@@ -169,20 +169,19 @@ async def finish(
     next_attempt_at: str,
     last_error: str | None,
     now: str,
+    then: Sequence[Statement],
 ) -> bool:
-    """Records the outcome of an attempt, if this worker still holds the lease it was given."""
-    changed = await conn.execute(
-        "UPDATE deliveries SET status = $3, attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7"
-        " WHERE id = $1 AND status = 'in_flight' AND next_attempt_at = $2",
-        id,
-        lease,
-        status,
-        attempts,
-        next_attempt_at,
-        last_error,
-        now,
+    """Records the outcome of an attempt, and runs `then` with it (the attempt's row, the
+    event's outcome), if this worker still holds the lease it was given: one statement on
+    PostgreSQL."""
+    return await conn.execute_if(
+        (
+            "UPDATE deliveries SET status = $3, attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7"
+            " WHERE id = $1 AND status = 'in_flight' AND next_attempt_at = $2",
+            (id, lease, status, attempts, next_attempt_at, last_error, now),
+        ),
+        then,
     )
-    return changed == 1
 
 
 async def requeue(conn: Connection, *, id: str, now: str) -> int:
@@ -213,8 +212,7 @@ async def release_all(conn: Connection, *, now: str) -> None:
     await conn.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = $1 WHERE status = 'in_flight'", now)
 
 
-async def add_attempt(
-    conn: Connection,
+def attempt(
     *,
     delivery_id: str,
     started_at: str,
@@ -222,16 +220,12 @@ async def add_attempt(
     status_code: int | None,
     error: str | None,
     outcome: str,
-) -> None:
-    await conn.execute(
+) -> Statement:
+    """The row of an attempt, numbered after the delivery's earlier ones, for `finish` to insert."""
+    return (
         "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, error, outcome)"
         " VALUES ($1, (SELECT COUNT(*) + 1 FROM delivery_attempts WHERE delivery_id = $1), $2, $3, $4, $5, $6)",
-        delivery_id,
-        started_at,
-        duration_ms,
-        status_code,
-        error,
-        outcome,
+        (delivery_id, started_at, duration_ms, status_code, error, outcome),
     )
 
 

@@ -83,12 +83,14 @@ async def list_events(
     return await fetch_page(conn, EventRow, sql, params, order=Order(), cursor=cursor, limit=limit)
 
 
-async def set_outcome(conn: Connection, *, id: str, status: str, failure_reason: str | None, now: str) -> None:
-    """What became of a dispatched event: `processed`, or `failed` with the reason."""
-    await conn.execute(
+def outcome(*, id: str, status: str, failure_reason: str | None, now: str) -> Statement:
+    """What became of a dispatched event: `processed`, or `failed` with the reason; `pending`
+    again when its delivery is retried."""
+    return (
         "UPDATE events SET status = $2, failure_reason = $3, updated_at = $4 WHERE id = $1",
-        id,
-        status,
-        failure_reason,
-        now,
+        (id, status, failure_reason, now),
     )
+
+
+async def set_outcome(conn: Connection, *, id: str, status: str, failure_reason: str | None, now: str) -> None:
+    await conn.execute_all([outcome(id=id, status=status, failure_reason=failure_reason, now=now)])
