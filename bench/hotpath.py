@@ -184,6 +184,8 @@ class _Load:
         self._url = url
         self._headers = headers
         self._prefix = secrets.token_hex(4)
+        # Runs made so far: a run's message tags are its own, so each of its getOrCreateMessage creates.
+        self._runs = 0
         self.answered: dict[str, float] = {}
         self.sequence_ms: list[float] = []
         self.errors = 0
@@ -213,9 +215,11 @@ class _Load:
                         "userId": user["user"]["id"],
                         "type": "text",
                         "payload": {"text": "hello"},
-                        "tags": {"id": f"{chat}-{sent}"},
+                        "tags": {"id": f"{chat}-{self._runs}-{sent}"},
                     },
                 )
+                if not message["meta"]["created"]:
+                    raise BenchError(f"getOrCreateMessage found {message['message']['id']} instead of creating")
             except (aiohttp.ClientError, BenchError):
                 self.errors += 1
                 continue
@@ -264,6 +268,7 @@ class _Load:
         return steps
 
     async def run(self, callers: int, seconds: float, *, record: bool) -> float:
+        self._runs += 1
         connector = aiohttp.TCPConnector(limit=callers)
         async with aiohttp.ClientSession(headers=self._headers, connector=connector) as session:
             began = time.monotonic()
