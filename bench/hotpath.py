@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import quantiles
+from statistics import median, quantiles
 from typing import Any
 
 import aiohttp
@@ -41,6 +41,7 @@ from bench.processes import (
     wait_idle,
     wait_quiet,
 )
+from bench.wire import RoundTrips, counting_proxy
 
 ALIAS = "chat"
 # Each caller cycles through this many chats (a conversation and its user): after the first
@@ -60,6 +61,10 @@ INTEGRATION = {
 }
 # How long the deliveries of a run may take to arrive once its load has stopped.
 SETTLE_TIMEOUT_S = 120
+# Sequences whose round trips are counted, one at a time, after as many unmeasured ones.
+COUNTED_SEQUENCES = 30
+# While counting, the background polls (once a second by default) would fall into the windows.
+COUNTING_POLL_MS = "3600000"
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,18 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Counted:
+    """PostgreSQL round trips of one sequence, each the median over the counted sequences."""
+
+    sequences: int
+    conversation: float
+    user: float
+    message: float
+    delivery: float
+    """From the answer of getOrCreateMessage until the bot has the event and the outcome is recorded."""
+
+
+@dataclass(frozen=True)
 class Idle:
     database: str
     seconds: float
@@ -167,6 +184,8 @@ class _Load:
         self._url = url
         self._headers = headers
         self._prefix = secrets.token_hex(4)
+        # Runs made so far: a run's message tags are its own, so each of its getOrCreateMessage creates.
+        self._runs = 0
         self.answered: dict[str, float] = {}
         self.sequence_ms: list[float] = []
         self.errors = 0
@@ -196,9 +215,11 @@ class _Load:
                         "userId": user["user"]["id"],
                         "type": "text",
                         "payload": {"text": "hello"},
-                        "tags": {"id": f"{chat}-{sent}"},
+                        "tags": {"id": f"{chat}-{self._runs}-{sent}"},
                     },
                 )
+                if not message["meta"]["created"]:
+                    raise BenchError(f"getOrCreateMessage found {message['message']['id']} instead of creating")
             except (aiohttp.ClientError, BenchError):
                 self.errors += 1
                 continue
@@ -208,7 +229,46 @@ class _Load:
                 self.answered[message["message"]["id"]] = answered
                 self.sequence_ms.append((answered - began) * 1000)
 
+    async def counted(self, counts: RoundTrips, bot_url: str, sequences: int) -> list[tuple[int, int, int, int]]:
+        """Sequences one at a time, and the round trips counted during each step: the three
+        requests, then the delivery of the message's event (until the counts stop moving)."""
+        steps = []
+        async with aiohttp.ClientSession(headers=self._headers) as session:
+            for sent in range(sequences):
+                chat = f"{self._prefix}-counted-{sent % CHATS_PER_CALLER}"
+                marks = [counts.requests]
+                conversation = await self._post(
+                    session, "/v1/chat/conversations/get-or-create", {"channel": "channel", "tags": {"id": chat}}
+                )
+                marks.append(counts.requests)
+                user = await self._post(session, "/v1/chat/users/get-or-create", {"tags": {"id": chat}})
+                marks.append(counts.requests)
+                body = {
+                    "conversationId": conversation["conversation"]["id"],
+                    "userId": user["user"]["id"],
+                    "type": "text",
+                    "payload": {"text": "hello"},
+                    "tags": {"id": f"{chat}-counted-{sent}"},
+                }
+                message_id = (await self._post(session, "/v1/chat/messages/get-or-create", body))["message"]["id"]
+                marks.append(counts.requests)
+                while True:
+                    async with session.get(bot_url + "/arrivals") as response:
+                        if message_id in await response.json():
+                            break
+                    await asyncio.sleep(0.01)
+                last = counts.requests
+                while True:
+                    await asyncio.sleep(0.3)
+                    if counts.requests == last:
+                        break
+                    last = counts.requests
+                marks.append(last)
+                steps.append((marks[1] - marks[0], marks[2] - marks[1], marks[3] - marks[2], marks[4] - marks[3]))
+        return steps
+
     async def run(self, callers: int, seconds: float, *, record: bool) -> float:
+        self._runs += 1
         connector = aiohttp.TCPConnector(limit=callers)
         async with aiohttp.ClientSession(headers=self._headers, connector=connector) as session:
             began = time.monotonic()
@@ -278,6 +338,30 @@ def measure_idle(options: Options, kind: str, parley: Server, postgres_name: str
     return Idle(kind, options.idle, transactions, calls["fcntl"], calls["write"], spent.servers[0] * 1000)
 
 
+def count_round_trips(options: Options, work: Path, bot: Server) -> Counted:
+    """The round trips between a dispatching Parley and PostgreSQL for each step of a sequence,
+    counted by a proxy (bench/wire.py), one sequence at a time."""
+    assert options.postgres_url is not None
+    found = new_database("postgresql", postgres_url=options.postgres_url, sqlite_path=work / "unused.db")
+    server = parley_server("", work / "parley-counted.log")
+    with found as (url, _), counting_proxy(url) as (proxied, counts):
+        server.env.update({"PARLEY_DATABASE_URL": proxied, "PARLEY_DISPATCH": "on", "PARLEY_POLL_MS": COUNTING_POLL_MS})
+        with running(server) as parley:
+            load = _Load(parley.url, _setup(parley, bot.url))
+            # Unmeasured: the chats made, the statements prepared, the identity remembered.
+            asyncio.run(load.counted(counts, bot.url, CHATS_PER_CALLER))
+            steps = asyncio.run(load.counted(counts, bot.url, COUNTED_SEQUENCES))
+    columns = list(zip(*steps, strict=True))
+    counted = Counted(len(steps), *(float(median(column)) for column in columns))
+    print(
+        f"  postgresql round trips: getOrCreateConversation {counted.conversation:g}, getOrCreateUser"
+        f" {counted.user:g}, getOrCreateMessage {counted.message:g}, delivery {counted.delivery:g}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return counted
+
+
 def measure(options: Options, work: Path, kind: str, bot: Server) -> tuple[list[Run], Idle]:
     runs = []
     found = new_database(kind, postgres_url=options.postgres_url, sqlite_path=work / "parley.db")
@@ -338,7 +422,7 @@ def _print(run: Run) -> None:
     )
 
 
-def report(runs: list[Run], idles: list[Idle], options: Options, *, measured: str) -> str:
+def report(runs: list[Run], idles: list[Idle], counted: Counted | None, options: Options, *, measured: str) -> str:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"{now}; {machine()}; parley {measured}",
@@ -372,6 +456,18 @@ def report(runs: list[Run], idles: list[Idle], options: Options, *, measured: st
         f" | {i.cpu_ms / i.seconds:.2f} |"
         for i in idles
     ]
+    if counted is not None:
+        lines += [
+            "",
+            f"PostgreSQL round trips of one sequence (median of {counted.sequences}, one at a time, counted by a"
+            " proxy; polls off):",
+            "",
+            "| getOrCreateConversation (finds) | getOrCreateUser (finds) | getOrCreateMessage (creates)"
+            " | delivery of its event | total |",
+            "|--:|--:|--:|--:|--:|",
+            f"| {counted.conversation:g} | {counted.user:g} | {counted.message:g} | {counted.delivery:g}"
+            f" | {counted.conversation + counted.user + counted.message + counted.delivery:g} |",
+        ]
     return "\n".join(lines)
 
 
@@ -386,7 +482,10 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(folder)
             runs: list[Run] = []
             idles: list[Idle] = []
+            counted = None
             with running(uvicorn_server("bench.bot:app", work / "bot.log", cpu=LOAD_CPU)) as bot:
+                if "postgresql" in options.databases:
+                    counted = count_round_trips(options, work, bot)
                 for kind in options.databases:
                     found, idle = measure(options, work, kind, bot)
                     runs += found
@@ -395,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as error:
         print(f"bench.hotpath: {error}", file=sys.stderr)
         return 1
-    print(report(runs, idles, options, measured=measured))
+    print(report(runs, idles, counted, options, measured=measured))
     return 0 if all(r.undelivered == 0 and r.errors == 0 for r in runs) else 1
 
 

@@ -32,6 +32,7 @@ from bench.processes import (
     run_wrk,
     running,
     size_label,
+    uvicorn_server,
     wait_idle,
     wait_quiet,
 )
@@ -82,6 +83,9 @@ class Measurement:
     # compare two measurements made within seconds of each other, not minutes.
     baseline_per_second: float = 0.0
     baseline_cpu_per_1k: float = 0.0
+    # The bare ASGI baseline (no framework), measured in the same turns.
+    bare_per_second: float = 0.0
+    bare_cpu_per_1k: float = 0.0
 
     @property
     def errors(self) -> int:
@@ -108,6 +112,15 @@ class Measurement:
     def cpu_share(self) -> float:
         """The paired baseline's server CPU per request as a fraction of this run's."""
         return self.baseline_cpu_per_1k / self.cpu_per_1k
+
+    @property
+    def bare_share(self) -> float:
+        """Requests/s as a fraction of the paired bare ASGI baseline's."""
+        return self.per_second / self.bare_per_second
+
+    @property
+    def bare_cpu_share(self) -> float:
+        return self.bare_cpu_per_1k / self.cpu_per_1k
 
     @property
     def other_load(self) -> float:
@@ -318,24 +331,41 @@ class _Target:
         )
 
 
-def _alternate(options: Options, baseline: _Target, target: _Target, profile: Path | None) -> list[Measurement]:
-    """The baseline and `target`, warmed up, then loaded in turns: a baseline slice, a slice of
-    `target`, and so on. The speed of a virtual machine drifts within seconds; slices that
-    alternate see the same drift, which cancels out of the ratio."""
-    baseline.prepare(options)
-    target.prepare(options)
-    paired: list[Measurement] = []
-    measured: list[Measurement] = []
+@dataclass(frozen=True)
+class _Baselines:
+    litestar: _Target
+    bare: _Target
+
+
+def _alternate(options: Options, baselines: _Baselines, target: _Target, profile: Path | None) -> list[Measurement]:
+    """The baselines and `target`, warmed up, then loaded in turns: a slice of the bare ASGI
+    baseline, one of the Litestar baseline, one of `target`, and so on. The speed of a virtual
+    machine drifts within seconds; slices that alternate see the same drift, which cancels out of
+    the ratios."""
+    turns = (baselines.bare, baselines.litestar, target)
+    for turn in turns:
+        turn.prepare(options)
+    slices: list[list[Measurement]] = [[], [], []]
     for index in range(options.slices):
-        paired.append(baseline.slice(options))
-        measured.append(target.slice(options, profile if index == 0 else None))
-    base, found = _combine(paired), _combine(measured)
-    for one, source in ((base, baseline), (found, target)):
-        _print(one)
-        if one.errors:
+        slices[0].append(baselines.bare.slice(options))
+        slices[1].append(baselines.litestar.slice(options))
+        slices[2].append(target.slice(options, profile if index == 0 else None))
+    combined = [_combine(found) for found in slices]
+    for measured, source in zip(combined, turns, strict=True):
+        _print(measured)
+        if measured.errors:
             print(source.server.log_tail(), file=sys.stderr)
-    base = replace(base, baseline_per_second=base.per_second, baseline_cpu_per_1k=base.cpu_per_1k)
-    return [base, replace(found, baseline_per_second=base.per_second, baseline_cpu_per_1k=base.cpu_per_1k)]
+    bare, base = combined[0], combined[1]
+    return [
+        replace(
+            one,
+            baseline_per_second=base.per_second,
+            baseline_cpu_per_1k=base.cpu_per_1k,
+            bare_per_second=bare.per_second,
+            bare_cpu_per_1k=bare.cpu_per_1k,
+        )
+        for one in combined
+    ]
 
 
 def _fake_seeded() -> Seeded:
@@ -345,17 +375,22 @@ def _fake_seeded() -> Seeded:
 
 
 @contextmanager
-def _baseline(options: Options, work: Path) -> Iterator[_Target]:
-    """The baseline server, running for the whole session, as a target to load."""
+def _baselines(options: Options, work: Path) -> Iterator[_Baselines]:
+    """The baseline servers, Litestar and bare ASGI, running for the whole session, as targets to load."""
     seeded = _fake_seeded()
     data = work / "baseline"
     _write_data(data, seeded)
-    with running(baseline_server(work / "baseline.log")) as server:
+    env = _lua_env(seeded, data, "finds")
+    with (
+        running(baseline_server(work / "baseline.log")) as litestar,
+        running(uvicorn_server("bench.baseline:bare", work / "bare.log")) as bare,
+    ):
         body = {"conversationId": seeded.conversations[0], "userId": seeded.users[0], "type": "text", "tags": {}}
-        response = httpx.post(server.url + "/v1/chat/messages/get-or-create", json=body, timeout=10)
-        if response.status_code != 200:
-            raise BenchError(f"baseline: the check request was answered {response.status_code} {response.text}")
-        yield _Target(server, _lua_env(seeded, data, "finds"), "baseline", 0, "baseline")
+        for server in (litestar, bare):
+            response = httpx.post(server.url + "/v1/chat/messages/get-or-create", json=body, timeout=10)
+            if response.status_code != 200:
+                raise BenchError(f"baseline: the check request was answered {response.status_code} {response.text}")
+        yield _Baselines(_Target(litestar, env, "baseline", 0, "baseline"), _Target(bare, env, "bare", 0, "baseline"))
 
 
 @dataclass(frozen=True)
@@ -381,7 +416,7 @@ def _served(stack: ExitStack, options: Options, work: Path, kind: str, messages:
     yield _Served(messages, seeded, data, server, postgres_name)
 
 
-def measure_parley(options: Options, work: Path, kind: str, baseline: _Target) -> list[Measurement]:
+def measure_parley(options: Options, work: Path, kind: str, baselines: _Baselines) -> list[Measurement]:
     """Every scenario on every size of one database. All sizes are seeded and served first, then
     each scenario runs on each size in turn, in slices alternating with baseline slices: the
     growth from one size to the next, and every ratio to the baseline, compare measurements made
@@ -407,7 +442,7 @@ def measure_parley(options: Options, work: Path, kind: str, baseline: _Target) -
                     scenario,
                     one.postgres_name,
                 )
-                found += _alternate(options, baseline, target, profile)
+                found += _alternate(options, baselines, target, profile)
     return found
 
 
@@ -416,7 +451,8 @@ def measure_parley(options: Options, work: Path, kind: str, baseline: _Target) -
 
 def report(measurements: list[Measurement], options: Options, *, revision: str) -> str:
     baselines = sorted(m.per_second for m in measurements if m.database == "baseline")
-    parley = [m for m in measurements if m.database != "baseline"]
+    bares = sorted(m.per_second for m in measurements if m.database == "bare")
+    parley = [m for m in measurements if m.database not in ("baseline", "bare")]
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"{now}; {machine()}; parley {revision}",
@@ -424,18 +460,23 @@ def report(measurements: list[Measurement], options: Options, *, revision: str) 
         f" {options.duration:g} s per scenario in {options.slices} slices after {options.warmup:g} s of warm-up,"
         " each slice after a baseline slice as long"
         + ("; SQLite ANALYZEd after seeding (--sqlite-analyze)" if options.sqlite_analyze else ""),
-        f"baseline (parse + respond, no storage), measured beside every run: median {median(baselines):,.0f} req/s,"
-        f" {baselines[0]:,.0f} to {baselines[-1]:,.0f}",
+        f"baseline (Litestar: parse + respond, no storage), measured beside every run: median"
+        f" {median(baselines):,.0f} req/s, {baselines[0]:,.0f} to {baselines[-1]:,.0f};"
+        f" bare ASGI (the same work, no framework): median {median(bares):,.0f} req/s,"
+        f" {bares[0]:,.0f} to {bares[-1]:,.0f}",
         "",
-        "| database | messages | scenario | req/s | baseline req/s | of baseline | of baseline, by CPU | p50 ms"
+        "| database | messages | scenario | req/s | baseline req/s | of baseline | of baseline, by CPU"
+        " | bare ASGI req/s | of bare ASGI | of bare ASGI, by CPU | p50 ms"
         " | p99 ms | p99/p50 | server CPU s/1k req | PostgreSQL CPU s/1k req | errors | other load |",
-        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for m in parley:
         postgres = m.postgres_cpu_per_1k
         lines.append(
             f"| {m.database} | {size_label(m.messages)} | {TITLES[m.scenario]} | {m.per_second:,.0f}"
-            f" | {m.baseline_per_second:,.0f} | {m.share:.2f} | {m.cpu_share:.2f} | {m.p50_ms:.2f} | {m.p99_ms:.2f}"
+            f" | {m.baseline_per_second:,.0f} | {m.share:.2f} | {m.cpu_share:.2f}"
+            f" | {m.bare_per_second:,.0f} | {m.bare_share:.2f} | {m.bare_cpu_share:.2f}"
+            f" | {m.p50_ms:.2f} | {m.p99_ms:.2f}"
             f" | {m.p99_ms / m.p50_ms:.1f} | {m.cpu_per_1k:.3f} | {'-' if postgres is None else f'{postgres:.3f}'}"
             f" | {m.errors} | {m.other_load:.2f} |"
         )
@@ -508,12 +549,12 @@ def main(argv: list[str] | None = None) -> int:
         require_tools(profile=options.profile is not None)
         with (
             tempfile.TemporaryDirectory(prefix="parley-bench-") as folder,
-            _baseline(options, Path(folder)) as baseline,
+            _baselines(options, Path(folder)) as baselines,
         ):
             work = Path(folder)
             measurements: list[Measurement] = []
             for kind in options.databases:
-                measurements += measure_parley(options, work, kind, baseline)
+                measurements += measure_parley(options, work, kind, baselines)
             measured = revision()
             if measured != started_at:
                 measured = f"{started_at} at the start, {measured} at the end: the code changed during the run"

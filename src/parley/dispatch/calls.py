@@ -62,7 +62,7 @@ def _base64_json(value: Any) -> str:
 
 async def _bot(conn: Connection, cache: DefinitionCache, bot_id: str) -> tuple[BotRow, BotDefinition]:
     row = await bot_store.get_bot(conn, bot_id)
-    definition = None if row is None else await cache.current(conn, bot_id)
+    definition = None if row is None else await cache.bot(conn, bot_id, version=row["version"])
     if row is None or definition is None:
         raise Vanished(f"bot {bot_id} no longer exists")
     return row, definition

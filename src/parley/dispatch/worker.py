@@ -114,7 +114,8 @@ class Dispatcher:
         now_ms = self._clock.now_ms()
         timeout = self._settings.dispatch_timeout_ms
         lease = iso_from_ms(now_ms + timeout + min(timeout, LEASE_MARGIN_MS))
-        async with self._db.transaction() as conn:
+        # One statement: a transaction around it would cost PostgreSQL two round trips more.
+        async with self._db.connection() as conn:
             claimed = await store.claim(
                 conn,
                 now=iso_from_ms(now_ms),
@@ -135,13 +136,15 @@ class Dispatcher:
 
     async def _call(self, delivery: DeliveryRow) -> calls.Call | calls.Local:
         now = iso_from_ms(self._clock.now_ms())
-        async with self._db.transaction() as conn:
-            if delivery["operation"] == outbox.CHAT_SIGNAL:
-                return calls.chat_webhook(delivery)
-            if delivery["operation"] in ("register", "unregister"):
-                return await calls.lifecycle(conn, delivery, base_url=self._settings.base_url, now=now)
-            if delivery["target"] == "bot":
+        if delivery["operation"] == outbox.CHAT_SIGNAL:
+            return calls.chat_webhook(delivery)
+        if delivery["target"] == "bot":
+            # Reads only: no transaction, whose BEGIN and COMMIT would cost PostgreSQL two round trips.
+            async with self._db.connection() as conn:
                 return await calls.to_bot(conn, self._cache, delivery)
+        async with self._db.transaction() as conn:
+            if outbox.is_lifecycle(delivery):
+                return await calls.lifecycle(conn, delivery, base_url=self._settings.base_url, now=now)
             return await calls.to_integration(conn, self._cache, delivery, now=now)
 
     async def _deliver(self, delivery: DeliveryRow, lease: str) -> None:
@@ -216,20 +219,8 @@ class Dispatcher:
             else:
                 status = "pending"
                 next_attempt_ms = now_ms + backoff_ms(self._settings, attempts)
-        async with self._db.transaction() as conn:
-            if not await store.finish(
-                conn,
-                id=delivery["id"],
-                lease=lease,
-                status=status,
-                attempts=attempts,
-                next_attempt_at=iso_from_ms(next_attempt_ms),
-                last_error=error,
-                now=now,
-            ):
-                return  # The lease ran out and another worker owns the delivery now.
-            await store.add_attempt(
-                conn,
+        recorded = [
+            store.attempt(
                 delivery_id=delivery["id"],
                 started_at=iso_from_ms(started_ms),
                 duration_ms=int((time.monotonic() - began) * 1000),
@@ -237,15 +228,38 @@ class Dispatcher:
                 error=error,
                 outcome="retry" if status == "pending" else status,
             )
-            await outbox.lifecycle_outcome(conn, delivery, status=status, error=error)
-            if delivery["event_id"] and status in ("delivered", "failed"):
-                await event_store.set_outcome(
-                    conn,
+        ]
+        if delivery["event_id"] and status in ("delivered", "failed"):
+            recorded.append(
+                event_store.outcome(
                     id=delivery["event_id"],
                     status="processed" if status == "delivered" else "failed",
                     failure_reason=None if error is None else error[:MAX_REASON],
                     now=now,
                 )
+            )
+        finish = functools.partial(
+            store.finish,
+            id=delivery["id"],
+            lease=lease,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=iso_from_ms(next_attempt_ms),
+            last_error=error,
+            now=now,
+            then=recorded,
+        )
+        if outbox.is_lifecycle(delivery):
+            # The installation's status too, which depends on what the delivery's row says.
+            async with self._db.transaction() as conn:
+                if await finish(conn):
+                    await outbox.lifecycle_outcome(conn, delivery, status=status, error=error)
+        else:
+            # One statement, atomic on its own: no transaction, whose BEGIN and COMMIT would cost
+            # PostgreSQL two round trips more.
+            async with self._db.connection() as conn:
+                await finish(conn)
+        # When the lease ran out, another worker owns the delivery now and nothing was written.
         METRICS.attempt("retry" if status == "pending" else status)
         if status == "pending":
             logger.info("delivery %s failed (%s); retrying", delivery["id"], error)

@@ -17,7 +17,7 @@ from parley.store import events as store
 from parley.store import messages as message_store
 from parley.store import timers
 from parley.store import workflows as workflow_store
-from parley.store.database import Connection
+from parley.store.database import Connection, Statement
 from parley.store.events import EventRow
 
 MAX_PAYLOAD_BYTES = 128 * 1024
@@ -89,17 +89,85 @@ async def _check_links(conn: Connection, identity: Identity, body: CreateEvent) 
 
 
 async def release(conn: Connection, bot: BotDefinition, row: EventRow, *, now: str) -> str:
-    """Hands an event that is due to the bot, or marks it `ignored` when the bot does not
-    subscribe to its type; returns the status it now has."""
+    """Hands a scheduled event that is due to the bot, or marks it `ignored` when the bot does
+    not subscribe to its type; returns the status it now has."""
     if not _subscribed(bot, row["type"]):
         await store.set_status(conn, id=row["id"], status="ignored", expected=row["status"], now=now)
         return "ignored"
     if row["status"] != "pending":
         await store.set_status(conn, id=row["id"], status="pending", expected=row["status"], now=now)
-    await outbox.to_bot(
-        conn, bot_id=bot.id, event_id=row["id"], ordering_key=row["conversation_id"] or row["id"], now=now
-    )
+    ordering_key = row["conversation_id"] or row["id"]
+    await outbox.queue(conn, [outbox.to_bot(bot_id=bot.id, event_id=row["id"], ordering_key=ordering_key, now=now)])
     return "pending"
+
+
+def dispatched(
+    bot: BotDefinition,
+    *,
+    type: str,
+    payload: str,
+    conversation_id: str | None = None,
+    user_id: str | None = None,
+    message_id: str | None = None,
+    now: str,
+) -> list[Statement]:
+    """An event of the platform handed to the bot now, as the rows to insert with its cause: the
+    event and its delivery (run them with `outbox.queue`), or the event alone, `ignored`, when
+    the bot does not subscribe to its type."""
+    row = _new_row(
+        bot,
+        type=type,
+        payload=payload,
+        integration="",
+        conversation_id=conversation_id,
+        user_id=user_id,
+        message_id=message_id,
+        workflow_id=None,
+        due_at=None,
+        now=now,
+    )
+    return _dispatching(bot, row)[1]
+
+
+def _dispatching(bot: BotDefinition, row: EventRow) -> tuple[EventRow, list[Statement]]:
+    """A new pending event as it is stored, and the rows that insert it with its delivery."""
+    if not _subscribed(bot, row["type"]):
+        ignored: EventRow = {**row, "status": "ignored"}
+        return ignored, [store.insert_event(ignored)]
+    ordering_key = row["conversation_id"] or row["id"]
+    delivery = outbox.to_bot(bot_id=bot.id, event_id=row["id"], ordering_key=ordering_key, now=row["created_at"])
+    return row, [store.insert_event(row), delivery]
+
+
+def _new_row(
+    bot: BotDefinition,
+    *,
+    type: str,
+    payload: str,
+    integration: str,
+    conversation_id: str | None,
+    user_id: str | None,
+    message_id: str | None,
+    workflow_id: str | None,
+    due_at: str | None,
+    now: str,
+) -> EventRow:
+    return {
+        "id": ids.new_id(ids.EVENT),
+        "bot_id": bot.id,
+        "integration": integration,
+        "type": type,
+        "payload": payload,
+        "status": "scheduled" if due_at else "pending",
+        "failure_reason": None,
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "message_id": message_id,
+        "workflow_id": workflow_id,
+        "scheduled_for": due_at,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def record(
@@ -117,43 +185,27 @@ async def record(
     now: str,
 ) -> EventRow:
     """Stores an event and hands it to dispatch now, or sets a timer for `due_at`."""
-    event_id = ids.new_id(ids.EVENT)
-    status = "scheduled" if due_at else "pending"
-    row: EventRow = {
-        "id": event_id,
-        "bot_id": bot.id,
-        "integration": integration,
-        "type": type,
-        "payload": payload,
-        "status": status,
-        "failure_reason": None,
-        "conversation_id": conversation_id,
-        "user_id": user_id,
-        "message_id": message_id,
-        "workflow_id": workflow_id,
-        "scheduled_for": due_at,
-        "created_at": now,
-        "updated_at": now,
-    }
-    await store.insert_event(
-        conn,
-        id=event_id,
-        bot_id=bot.id,
-        integration=integration,
+    row = _new_row(
+        bot,
         type=type,
         payload=payload,
-        status=status,
+        integration=integration,
         conversation_id=conversation_id,
         user_id=user_id,
         message_id=message_id,
         workflow_id=workflow_id,
-        scheduled_for=due_at,
+        due_at=due_at,
         now=now,
     )
     if due_at:
-        await timers.add_timer(conn, kind=TIMER, resource_id=event_id, bot_id=bot.id, due_at=due_at)
+        await conn.execute_all([store.insert_event(row)])
+        await timers.add_timer(conn, kind=TIMER, resource_id=row["id"], bot_id=bot.id, due_at=due_at)
+        return row
+    row, statements = _dispatching(bot, row)
+    if row["status"] == "pending":
+        await outbox.queue(conn, statements)
     else:
-        row["status"] = await release(conn, bot, row, now=now)
+        await conn.execute_all(statements)
     return row
 
 

@@ -33,12 +33,14 @@ from parley.service.models import (
 from parley.service.schemas import Validator, default_message_types, validate
 from parley.service.users import to_user
 from parley.store import conversations as conversation_store
+from parley.store import deliveries, timers
 from parley.store import messages as store
-from parley.store import timers
 from parley.store import users as user_store
-from parley.store.database import Connection
-from parley.store.messages import MessageContext, MessageInConversation, MessageRow
+from parley.store.conversations import ConversationRow
+from parley.store.database import Connection, Statement
+from parley.store.messages import MessageInConversation, MessageRow
 from parley.store.tags import index_tags, write_tags
+from parley.store.users import UserRow
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 TIMER = "message"
@@ -109,11 +111,12 @@ def _encode_payload(identity: Identity, conversation: _Conversation, message_typ
 
 
 def _context(
-    identity: Identity, row: MessageContext | None, conversation_id: str, user_id: str
+    identity: Identity, found: store.Context | None, conversation_id: str, user_id: str
 ) -> tuple[_Conversation, bool]:
-    """From a store.context row: what the rules need of the message's conversation, and whether
-    its author joins it as a participant (a user of the bot who is not one yet); the bot writes
-    as itself, with its own id."""
+    """From what store.context read: what the rules need of the message's conversation, and
+    whether its author joins it as a participant (a user of the bot who is not one yet); the bot
+    writes as itself, with its own id."""
+    row = None if found is None else found.about
     if row is None or not identity.sees(row["context_integration"]):
         raise ReferenceNotFound(f"Conversation {conversation_id} not found.")
     conversation = _Conversation(row["context_integration"], row["context_channel"])
@@ -136,11 +139,13 @@ def _new_message(
     joins: bool,
     scheduled_for: str | None,
     now_ms: int,
+    read: store.Context,
     imported_at: str | None = None,
 ) -> Creation[Message]:
-    """A new message as rows to insert, and its hand-off to dispatch (or to a timer when
-    scheduled) once they are in. An imported message keeps the time it was written at elsewhere
-    and is not dispatched."""
+    """A new message as rows to insert, with its dispatch (the event and delivery rows, inserted
+    with it) or its timer when scheduled. An imported message keeps the time it was written at
+    elsewhere and is not dispatched. `read` is what store.context read before (`whole` for an
+    integration's message: the event shows the bot its conversation and author)."""
     now = iso_from_ms(now_ms)
     created_at = imported_at or now
     message_id = ids.new_id(ids.MESSAGE)
@@ -183,9 +188,21 @@ def _new_message(
         "updated_at": created_at,
     }
 
+    dispatch: list[Statement] = []
+    if imported_at is None and scheduled_for is None:
+        dispatch = _dispatch(
+            identity.bot,
+            row,
+            integration=conversation.integration,
+            user=read.author,
+            conversation=read.conversation,
+            now=now,
+        )
+    statements += dispatch
+
     async def finish() -> Message:
-        if imported_at is None and scheduled_for is None:
-            await hand_off(conn, identity.bot, row, integration=conversation.integration, now=now)
+        if dispatch:
+            deliveries.queued(conn)
         elif imported_at is None and scheduled_for is not None:
             await timers.add_timer(
                 conn, kind=TIMER, resource_id=message_id, bot_id=identity.bot_id, due_at=scheduled_for
@@ -195,25 +212,31 @@ def _new_message(
     return Creation(statements, finish)
 
 
-async def hand_off(conn: Connection, bot: BotDefinition, message: MessageRow, *, integration: str, now: str) -> None:
-    """Dispatches a message that has just become visible: an incoming one to the bot as a
-    `message_created` event, an outgoing one to the `integration` that owns its conversation. The
-    bot never receives what it wrote itself, and synthetic messages go nowhere."""
+def _dispatch(
+    bot: BotDefinition,
+    message: MessageRow,
+    *,
+    integration: str,
+    user: UserRow | None,
+    conversation: ConversationRow | None,
+    now: str,
+) -> list[Statement]:
+    """The rows that dispatch a message that has just become visible (with a delivery among
+    them, or none): an incoming one goes to the bot as a `message_created` event, showing it the
+    message's `user` and `conversation`; an outgoing one to the `integration` that owns its
+    conversation. The bot never receives what it wrote itself, and synthetic messages go nowhere."""
     if message["origin"] == "synthetic":
-        return
+        return []
     if message["direction"] == "incoming":
         if message["user_id"] == bot.id:
-            return
+            return []
         view = Identity(bot)
-        user = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
-        conversation = await conversation_store.get_conversation(conn, bot_id=bot.id, id=message["conversation_id"])
         payload = {
             "message": to_message(view, message),
             "user": None if user is None else to_user(view, user),
             "conversation": None if conversation is None else to_conversation(view, conversation),
         }
-        await events.record(
-            conn,
+        return events.dispatched(
             bot,
             type="message_created",
             payload=encode_json(payload),
@@ -222,30 +245,46 @@ async def hand_off(conn: Connection, bot: BotDefinition, message: MessageRow, *,
             message_id=message["id"],
             now=now,
         )
-    elif integration:
-        await outbox.to_integration(
-            conn,
-            bot_id=bot.id,
-            alias=integration,
-            operation="message_created",
-            message_id=message["id"],
-            ordering_key=message["conversation_id"],
-            now=now,
-        )
+    if integration:
+        return [
+            outbox.to_integration(
+                bot_id=bot.id,
+                alias=integration,
+                operation="message_created",
+                message_id=message["id"],
+                ordering_key=message["conversation_id"],
+                now=now,
+            )
+        ]
+    return []
 
 
 async def release(conn: Connection, bot: BotDefinition, message_id: str, *, now: str) -> None:
     """A scheduled message has come due: dispatch it as if it had just been created."""
     message = await store.get_message_with_conversation(conn, bot_id=bot.id, id=message_id)
-    if message is not None:
-        await hand_off(conn, bot, message, integration=message["conversation_integration"], now=now)
+    if message is None:
+        return
+    user = conversation = None
+    if message["direction"] == "incoming":
+        user = await user_store.get_user(conn, bot_id=bot.id, id=message["user_id"])
+        conversation = await conversation_store.get_conversation(conn, bot_id=bot.id, id=message["conversation_id"])
+    statements = _dispatch(
+        bot, message, integration=message["conversation_integration"], user=user, conversation=conversation, now=now
+    )
+    if statements:
+        await outbox.queue(conn, statements)
 
 
 async def create_message(conn: Connection, identity: Identity, body: CreateMessage, *, now_ms: int) -> Message:
     found = await store.context(
-        conn, bot_id=identity.bot_id, conversation_id=body.conversation_id, user_id=body.user_id
+        conn,
+        bot_id=identity.bot_id,
+        conversation_id=body.conversation_id,
+        user_id=body.user_id,
+        whole=identity.installation is not None,
     )
-    conversation, joins = _context(identity, None if found is None else found[0], body.conversation_id, body.user_id)
+    conversation, joins = _context(identity, found, body.conversation_id, body.user_id)
+    assert found is not None, "_context refuses a conversation that is not there"
     payload = _encode_payload(identity, conversation, body.type, body.payload)
     changes = tag_rules.qualify(identity, "message", body.tags, channel=conversation.channel)
     due = schedule.due_ms(body.schedule, now_ms)
@@ -260,6 +299,7 @@ async def create_message(conn: Connection, identity: Identity, body: CreateMessa
         joins=joins,
         scheduled_for=scheduled_for,
         now_ms=now_ms,
+        read=found,
     ).run(conn)
 
 
@@ -284,8 +324,10 @@ async def get_or_create_message(
         conversation_id=body.conversation_id,
         user_id=body.user_id,
         match=early_key,
+        whole=identity.installation is not None and imported_at is None,
     )
-    conversation, joins = _context(identity, None if found is None else found[0], body.conversation_id, body.user_id)
+    conversation, joins = _context(identity, found, body.conversation_id, body.user_id)
+    assert found is not None, "_context refuses a conversation that is not there"
     payload = None if body.payload is None else _encode_payload(identity, conversation, body.type, body.payload)
     channel = conversation.channel
     if identity.installation is None and early_changes is not None:
@@ -299,8 +341,8 @@ async def get_or_create_message(
     scheduled_for = None if due is None else iso_from_ms(due)
     now = iso_from_ms(now_ms)
     first = None
-    if early_key is not None and key == early_key and found is not None:
-        first = Found(found[1])
+    if early_key is not None and key == early_key:
+        first = Found(found.found)
 
     def same_conversation(row: MessageRow) -> None:
         if row["conversation_id"] != body.conversation_id:
@@ -331,6 +373,7 @@ async def get_or_create_message(
             joins=joins,
             scheduled_for=scheduled_for,
             now_ms=now_ms,
+            read=found,
             imported_at=imported_at,
         )
 

@@ -1,6 +1,8 @@
 """The outbox: deliveries to bot and integration servers, written in the transaction of the change
 that causes them, so that an answered request is never lost and a crash never half-dispatches."""
 
+from collections.abc import Sequence
+
 import msgspec
 
 from parley import ids
@@ -8,18 +10,25 @@ from parley.service.models import encode_json
 from parley.store import bots as bot_store
 from parley.store import deliveries
 from parley.store.bots import InstallationTarget
-from parley.store.database import Connection
+from parley.store.database import Connection, Statement
 from parley.store.deliveries import DeliveryRow
 
 BOT = "bot"
 INTEGRATION = "integration"
 
 
-async def to_bot(conn: Connection, *, bot_id: str, event_id: str, ordering_key: str, now: str) -> None:
-    """An event for the bot's server (`event_received`). Deliveries are ordered per target and
-    `ordering_key` (a conversation, or the event itself)."""
-    await deliveries.insert_delivery(
-        conn,
+async def queue(conn: Connection, statements: Sequence[Statement]) -> None:
+    """Runs inserts of deliveries (with the rows they go with, in one round trip where the
+    database allows); the dispatchers are told once they are committed."""
+    await conn.execute_all(statements)
+    deliveries.queued(conn)
+
+
+def to_bot(*, bot_id: str, event_id: str, ordering_key: str, now: str) -> Statement:
+    """An event for the bot's server (`event_received`), as the statement that queues it (see
+    `queue`). Deliveries are ordered per target and `ordering_key` (a conversation, or the event
+    itself)."""
+    return deliveries.insert_delivery(
         id=ids.new_id(ids.DELIVERY),
         bot_id=bot_id,
         target=BOT,
@@ -32,12 +41,12 @@ async def to_bot(conn: Connection, *, bot_id: str, event_id: str, ordering_key: 
     )
 
 
-async def to_integration(
-    conn: Connection, *, bot_id: str, alias: str, operation: str, message_id: str, ordering_key: str, now: str
-) -> None:
-    """A call to the server of the integration installed in the bot as `alias`."""
-    await deliveries.insert_delivery(
-        conn,
+def to_integration(
+    *, bot_id: str, alias: str, operation: str, message_id: str, ordering_key: str, now: str
+) -> Statement:
+    """A call to the server of the integration installed in the bot as `alias`, as the statement
+    that queues it (see `queue`)."""
+    return deliveries.insert_delivery(
         id=ids.new_id(ids.DELIVERY),
         bot_id=bot_id,
         target=INTEGRATION,
@@ -62,8 +71,7 @@ async def lifecycle(
         "configurationType": installation["configuration_type"],
         "botUserId": installation["bot_user_id"],
     }
-    await deliveries.insert_delivery(
-        conn,
+    delivery = deliveries.insert_delivery(
         id=ids.new_id(ids.DELIVERY),
         bot_id=bot_id,
         target=INTEGRATION,
@@ -75,6 +83,7 @@ async def lifecycle(
         now=now,
         data=encode_json(data),
     )
+    await queue(conn, [delivery])
 
 
 # The operation of a chat signal sent to the chat installation's configured webhook.
@@ -119,6 +128,11 @@ _LIFECYCLE_STATUS = {
     ("unregister", "failed"): "unregistration_failed",
     ("unregister", "canceled"): "unregistration_failed",
 }
+
+
+def is_lifecycle(delivery: DeliveryRow) -> bool:
+    """Whether the delivery is a `register` or `unregister` call, whose outcome the installation records."""
+    return delivery["operation"] in ("register", "unregister")
 
 
 async def lifecycle_outcome(conn: Connection, delivery: DeliveryRow, *, status: str, error: str | None) -> None:

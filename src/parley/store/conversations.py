@@ -27,12 +27,12 @@ class ConversationRow(TypedDict):
 
 # `current_workflow_id` is derived, not stored: the newest workflow of the conversation that is
 # still active (pending, in progress, listening or paused).
-COLUMNS = select_list(
-    ConversationRow,
-    current_workflow_id="(SELECT w.id FROM workflows w WHERE w.conversation_id = r.id"
+CURRENT_WORKFLOW = (
+    "(SELECT w.id FROM workflows w WHERE w.conversation_id = r.id"
     " AND w.status IN ('pending', 'in_progress', 'listening', 'paused')"
-    " ORDER BY w.created_at DESC, w.id DESC LIMIT 1)",
+    " ORDER BY w.created_at DESC, w.id DESC LIMIT 1)"
 )
+COLUMNS = select_list(ConversationRow, current_workflow_id=CURRENT_WORKFLOW)
 
 
 def lookup(bot_id: str, *, channel: str, integration: str) -> Lookup[ConversationRow]:

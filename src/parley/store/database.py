@@ -78,6 +78,13 @@ class Connection(Protocol):
         allows. They must not depend on one another's changes, nor change the same row twice."""
         ...
 
+    async def execute_if(self, first: Statement, then: Sequence[Statement]) -> bool:
+        """Runs `first`, an UPDATE; when it changed a row, runs `then` as well (one-row
+        `INSERT INTO t (columns) VALUES (...)`, or `UPDATE ... WHERE condition` whose first
+        ` WHERE ` starts its condition), all or nothing: one statement where the database allows,
+        which needs no transaction around it. Returns whether `first` changed a row."""
+        ...
+
     async def fetch_one(self, shape: type[R], sql: str, *args: Any) -> R | None:
         """The first row of the query, as a row of `shape`, which names its columns (for the type
         checker only: the row is the driver's, not a copy)."""

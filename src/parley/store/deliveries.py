@@ -43,6 +43,8 @@ class _StatusCount(TypedDict):
 
 
 COLUMNS = select_list(DeliveryRow)
+# RETURNING names the updated table's columns bare.
+_RETURNED = select_list(DeliveryRow, alias="")
 _ATTEMPT_COLUMNS = select_list(AttemptRow, alias="")
 # A delivery waits while an earlier one with the same ordering key is not done (index
 # `deliveries_order`, which holds unfinished deliveries only).
@@ -60,8 +62,7 @@ _TARGET_NOT_RETRYING = (
 )
 
 
-async def insert_delivery(
-    conn: Connection,
+def insert_delivery(
     *,
     id: str,
     bot_id: str,
@@ -73,22 +74,19 @@ async def insert_delivery(
     ordering_key: str,
     now: str,
     data: str | None = None,
-) -> None:
-    await conn.execute(
+) -> Statement:
+    """The INSERT of a new pending delivery, to run with the statements of its cause
+    (Connection.execute_all, find_or_insert); call `queued` once it has run."""
+    return (
         "INSERT INTO deliveries (id, bot_id, target, alias, operation, event_id, message_id, ordering_key, status,"
         " attempts, next_attempt_at, created_at, updated_at, data)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $9, $10)",
-        id,
-        bot_id,
-        target,
-        alias,
-        operation,
-        event_id,
-        message_id,
-        ordering_key,
-        now,
-        data,
+        (id, bot_id, target, alias, operation, event_id, message_id, ordering_key, now, data),
     )
+
+
+def queued(conn: Connection) -> None:
+    """Deliveries were inserted on `conn`: the dispatchers are told once they are committed."""
     conn.announce(DELIVERIES)
 
 
@@ -142,24 +140,19 @@ async def insert_relayed(conn: Connection, calls: Sequence[Relayed]) -> None:
 async def claim(conn: Connection, *, now: str, lease_until: str, limit: int, skip_locked: bool) -> list[DeliveryRow]:
     """Takes up to `limit` due deliveries, each the oldest unfinished one of its ordering key, with
     no older delivery of its target waiting to be retried, and leases them until `lease_until`: a
-    worker that dies leaves them to be taken again after that.
-    Runs inside a transaction; with `skip_locked` (PostgreSQL), rows another worker is taking are
+    worker that dies leaves them to be taken again after that. One statement, which needs no
+    transaction around it; with `skip_locked` (PostgreSQL), rows another worker is taking are
     passed over instead of waited for."""
-    rows = await conn.fetch_all(
+    return await conn.fetch_all(
         DeliveryRow,
-        f"SELECT {COLUMNS} FROM deliveries r WHERE r.status IN ('pending', 'in_flight') AND r.next_attempt_at <= $1"
+        "UPDATE deliveries SET status = 'in_flight', next_attempt_at = $2, updated_at = $1 WHERE id IN"
+        " (SELECT r.id FROM deliveries r WHERE r.status IN ('pending', 'in_flight') AND r.next_attempt_at <= $1"
         f" AND {_HEAD_OF_ITS_ORDER} AND {_TARGET_NOT_RETRYING} ORDER BY r.next_attempt_at LIMIT {int(limit)}"
-        + (" FOR UPDATE OF r SKIP LOCKED" if skip_locked else ""),
+        + (" FOR UPDATE OF r SKIP LOCKED" if skip_locked else "")
+        + f") RETURNING {_RETURNED}",
         now,
+        lease_until,
     )
-    for row in rows:
-        await conn.execute(
-            "UPDATE deliveries SET status = 'in_flight', next_attempt_at = $2, updated_at = $3 WHERE id = $1",
-            row["id"],
-            lease_until,
-            now,
-        )
-    return rows
 
 
 async def get_delivery(conn: Connection, id: str) -> DeliveryRow | None:
@@ -176,20 +169,19 @@ async def finish(
     next_attempt_at: str,
     last_error: str | None,
     now: str,
+    then: Sequence[Statement],
 ) -> bool:
-    """Records the outcome of an attempt, if this worker still holds the lease it was given."""
-    changed = await conn.execute(
-        "UPDATE deliveries SET status = $3, attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7"
-        " WHERE id = $1 AND status = 'in_flight' AND next_attempt_at = $2",
-        id,
-        lease,
-        status,
-        attempts,
-        next_attempt_at,
-        last_error,
-        now,
+    """Records the outcome of an attempt, and runs `then` with it (the attempt's row, the
+    event's outcome), if this worker still holds the lease it was given: one statement on
+    PostgreSQL."""
+    return await conn.execute_if(
+        (
+            "UPDATE deliveries SET status = $3, attempts = $4, next_attempt_at = $5, last_error = $6, updated_at = $7"
+            " WHERE id = $1 AND status = 'in_flight' AND next_attempt_at = $2",
+            (id, lease, status, attempts, next_attempt_at, last_error, now),
+        ),
+        then,
     )
-    return changed == 1
 
 
 async def requeue(conn: Connection, *, id: str, now: str) -> int:
@@ -220,8 +212,7 @@ async def release_all(conn: Connection, *, now: str) -> None:
     await conn.execute("UPDATE deliveries SET status = 'pending', next_attempt_at = $1 WHERE status = 'in_flight'", now)
 
 
-async def add_attempt(
-    conn: Connection,
+def attempt(
     *,
     delivery_id: str,
     started_at: str,
@@ -229,16 +220,12 @@ async def add_attempt(
     status_code: int | None,
     error: str | None,
     outcome: str,
-) -> None:
-    await conn.execute(
+) -> Statement:
+    """The row of an attempt, numbered after the delivery's earlier ones, for `finish` to insert."""
+    return (
         "INSERT INTO delivery_attempts (delivery_id, number, started_at, duration_ms, status_code, error, outcome)"
         " VALUES ($1, (SELECT COUNT(*) + 1 FROM delivery_attempts WHERE delivery_id = $1), $2, $3, $4, $5, $6)",
-        delivery_id,
-        started_at,
-        duration_ms,
-        status_code,
-        error,
-        outcome,
+        (delivery_id, started_at, duration_ms, status_code, error, outcome),
     )
 
 

@@ -2,7 +2,7 @@
 
 from typing import TypedDict
 
-from parley.store.database import Connection
+from parley.store.database import Connection, Statement
 from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
 
@@ -27,38 +27,27 @@ class EventRow(TypedDict):
 COLUMNS = select_list(EventRow)
 
 
-async def insert_event(
-    conn: Connection,
-    *,
-    id: str,
-    bot_id: str,
-    integration: str,
-    type: str,
-    payload: str,
-    status: str,
-    conversation_id: str | None,
-    user_id: str | None,
-    message_id: str | None,
-    workflow_id: str | None,
-    scheduled_for: str | None,
-    now: str,
-) -> None:
-    await conn.execute(
+def insert_event(row: EventRow) -> Statement:
+    """The INSERT of a new event, to run with the statements of its cause (Connection.execute_all)."""
+    return (
         "INSERT INTO events (id, bot_id, integration, type, payload, status, conversation_id, user_id, message_id,"
         " workflow_id, scheduled_for, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-        id,
-        bot_id,
-        integration,
-        type,
-        payload,
-        status,
-        conversation_id,
-        user_id,
-        message_id,
-        workflow_id,
-        scheduled_for,
-        now,
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        (
+            row["id"],
+            row["bot_id"],
+            row["integration"],
+            row["type"],
+            row["payload"],
+            row["status"],
+            row["conversation_id"],
+            row["user_id"],
+            row["message_id"],
+            row["workflow_id"],
+            row["scheduled_for"],
+            row["created_at"],
+            row["updated_at"],
+        ),
     )
 
 
@@ -94,12 +83,14 @@ async def list_events(
     return await fetch_page(conn, EventRow, sql, params, order=Order(), cursor=cursor, limit=limit)
 
 
-async def set_outcome(conn: Connection, *, id: str, status: str, failure_reason: str | None, now: str) -> None:
-    """What became of a dispatched event: `processed`, or `failed` with the reason."""
-    await conn.execute(
+def outcome(*, id: str, status: str, failure_reason: str | None, now: str) -> Statement:
+    """What became of a dispatched event: `processed`, or `failed` with the reason; `pending`
+    again when its delivery is retried."""
+    return (
         "UPDATE events SET status = $2, failure_reason = $3, updated_at = $4 WHERE id = $1",
-        id,
-        status,
-        failure_reason,
-        now,
+        (id, status, failure_reason, now),
     )
+
+
+async def set_outcome(conn: Connection, *, id: str, status: str, failure_reason: str | None, now: str) -> None:
+    await conn.execute_all([outcome(id=id, status=status, failure_reason=failure_reason, now=now)])

@@ -1,11 +1,13 @@
 """Messages."""
 
-from typing import TypedDict, cast
+from typing import NamedTuple, TypedDict, cast
 
+from parley.store.conversations import CURRENT_WORKFLOW, ConversationRow
 from parley.store.database import Connection, Statement
 from parley.store.listing import Column, Driver, Listing, Tag, fetch_listing
 from parley.store.lookup import Lookup, LookupKey
-from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list, unprefixed
+from parley.store.users import UserRow
 
 
 class MessageRow(TypedDict):
@@ -87,10 +89,18 @@ def insert_message(
 # With the bot's id in $1 and the author's user id in $2.
 _CONTEXT_COLUMNS = select_list(
     MessageContext,
-    context_integration="c.integration",
-    context_channel="c.channel",
+    context_integration="r.integration",
+    context_channel="r.channel",
     context_author="(SELECT u.integration FROM users u WHERE u.id = $2 AND u.bot_id = $1)",
-    context_participant="EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = c.id AND p.user_id = $2)",
+    context_participant="EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = r.id AND p.user_id = $2)",
+)
+# The conversation (alias r) and the author (alias a) whole, beside the context.
+# (Not `conversation_`: the match's `m.*` has a column `conversation_id`.)
+_CONVERSATION = "conv_"
+_AUTHOR = "author_"
+_WHOLE_COLUMNS = (
+    f"{select_list(ConversationRow, prefix=_CONVERSATION, current_workflow_id=CURRENT_WORKFLOW)},"
+    f" {select_list(UserRow, 'a', prefix=_AUTHOR)}"
 )
 
 
@@ -99,28 +109,48 @@ class _Matched(MessageContext):
     id: str | None
 
 
+class Context(NamedTuple):
+    """What `context` read."""
+
+    about: MessageContext
+    # The message the get-or-create lookup found, when one was asked for and found.
+    found: MessageRow | None
+    # With `whole`: the conversation, and the author when it is a user of the bot.
+    conversation: ConversationRow | None = None
+    author: UserRow | None = None
+
+
 async def context(
-    conn: Connection, *, bot_id: str, conversation_id: str, user_id: str, match: LookupKey | None = None
-) -> tuple[MessageContext, MessageRow | None] | None:
+    conn: Connection,
+    *,
+    bot_id: str,
+    conversation_id: str,
+    user_id: str,
+    match: LookupKey | None = None,
+    whole: bool = False,
+) -> Context | None:
     """What writing a message needs, in one round trip: the integration that owns the
     conversation and its channel, the integration that owns the author if the author is a user of
     the bot, whether the author is a participant already and, with `match`, the message that the
-    get-or-create lookup of that key finds (None when none). None: no such conversation."""
+    get-or-create lookup of that key finds (None when none). With `whole`, the conversation and
+    the author as well, as an incoming message's event shows them to the bot. None: no such
+    conversation."""
     params = Params(bot_id, user_id)
-    if match is None:
-        sql = f"SELECT {_CONTEXT_COLUMNS} FROM conversations c WHERE c.id = {params(conversation_id)} AND c.bot_id = $1"
-        found = await conn.fetch_one(MessageContext, sql, *params.args)
-        return None if found is None else (found, None)
-    found_by = lookup(bot_id).query(params, match)
-    sql = (
-        f"SELECT {_CONTEXT_COLUMNS}, m.* FROM conversations c LEFT JOIN ({found_by}) m ON 1 = 1"
-        f" WHERE c.id = {params(conversation_id)} AND c.bot_id = $1"
-    )
-    matched = await conn.fetch_one(_Matched, sql, *params.args)
-    if matched is None:
+    columns = f"{_CONTEXT_COLUMNS}, {_WHOLE_COLUMNS}" if whole else _CONTEXT_COLUMNS
+    joins = " LEFT JOIN users a ON a.id = $2 AND a.bot_id = $1" if whole else ""
+    if match is not None:
+        columns += ", m.*"
+        joins += f" LEFT JOIN ({lookup(bot_id).query(params, match)}) m ON 1 = 1"
+    sql = f"SELECT {columns} FROM conversations r{joins} WHERE r.id = {params(conversation_id)} AND r.bot_id = $1"
+    row = await conn.fetch_one(_Matched, sql, *params.args)
+    if row is None:
         return None
-    # The row holds the match's columns too (`m.*`): it is the message when there was one.
-    return matched, None if matched["id"] is None else cast(MessageRow, matched)
+    # With `match`, the row holds the match's columns too (`m.*`): it is the message when there was one.
+    found = None if match is None or row["id"] is None else cast(MessageRow, row)
+    if not whole:
+        return Context(row, found)
+    author = None if row["context_author"] is None else unprefixed(UserRow, row, _AUTHOR)
+    return Context(row, found, unprefixed(ConversationRow, row, _CONVERSATION), author)
 
 
 async def get_message(conn: Connection, *, bot_id: str, id: str) -> MessageRow | None:

@@ -55,6 +55,23 @@ def _unless_found(sql: str, offset: int) -> str:
     return shifted(f"{head} SELECT {row} WHERE NOT EXISTS (SELECT 1 FROM found){conflict or ''}", offset)
 
 
+_ONE_ROW_VALUES = re.compile(r"^(INSERT INTO \w+ \([^()]*\)) VALUES \((.*)\)$", re.DOTALL)
+
+
+@lru_cache(maxsize=256)
+def _if_first(sql: str, offset: int) -> str:
+    """A statement of `execute_if`'s `then` rewritten to do something only when the `first` part
+    of the statement changed a row; parameters renumbered to follow `offset` others."""
+    matched = _ONE_ROW_VALUES.match(sql)
+    if matched is not None:
+        head, row = matched.groups()
+        return shifted(f"{head} SELECT {row} FROM first", offset)
+    head, where, condition = sql.partition(" WHERE ")
+    if not head.startswith("UPDATE ") or not where:
+        raise ValueError(f"execute_if takes one-row INSERT ... VALUES and UPDATE ... WHERE statements, not: {sql}")
+    return shifted(f"{head} WHERE ({condition}) AND EXISTS (SELECT 1 FROM first)", offset)
+
+
 def _lock_key(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
@@ -114,6 +131,19 @@ class PostgresConnection:
             parts.append(f"s{index} AS ({shifted(sql, len(args))})")
             args.extend(values)
         await self._raw.execute(f"WITH {', '.join(parts)} SELECT 1", *args)
+
+    async def execute_if(self, first: Statement, then: Sequence[Statement]) -> bool:
+        if self._condition is not None:
+            await self.check()
+        # The parts of one statement: each of `then` reads the rows `first` returns, so it acts
+        # only when `first` changed one.
+        parts = [f"first AS ({first[0]} RETURNING 1)"]
+        values = list(first[1])
+        for index, (sql, args) in enumerate(then):
+            parts.append(f"s{index} AS ({_if_first(sql, len(values))})")
+            values.extend(args)
+        changed: int = await self._raw.fetchval(f"WITH {', '.join(parts)} SELECT count(*) FROM first", *values)
+        return changed > 0
 
     async def fetch_one(self, shape: type[R], sql: str, *args: Any) -> R | None:
         condition, self._condition = self._condition, None

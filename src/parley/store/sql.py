@@ -11,16 +11,31 @@ import msgspec
 from parley.store.database import Connection, R, Row
 
 
-def select_list(shape: type[Row], alias: str = "r", **derived: str) -> str:
+def select_list(shape: type[Row], alias: str = "r", *, prefix: str = "", **derived: str) -> str:
     """The SELECT list of the rows of `shape`, a TypedDict whose keys are the columns: each key as
     `alias.key` (bare without `alias`), or as `expression AS key` for a key `derived` gives an
-    expression for. Queries name their columns here, from the TypedDict, and nowhere else."""
+    expression for. Queries name their columns here, from the TypedDict, and nowhere else. With
+    `prefix`, each column is named `<prefix><key>`, for a row that carries another table's row
+    beside its own (read back with `unprefixed`)."""
     keys = shape.__annotations__
     unknown = set(derived) - set(keys)
     if unknown:
         raise ValueError(f"{shape.__name__} has no column {', '.join(sorted(unknown))}")
-    prefix = f"{alias}." if alias else ""
-    return ", ".join(f"{derived[key]} AS {key}" if key in derived else f"{prefix}{key}" for key in keys)
+    qualifier = f"{alias}." if alias else ""
+    return ", ".join(
+        f"{derived[key]} AS {prefix}{key}"
+        if key in derived
+        else f"{qualifier}{key} AS {prefix}{key}"
+        if prefix
+        else f"{qualifier}{key}"
+        for key in keys
+    )
+
+
+def unprefixed(shape: type[R], row: Row, prefix: str) -> R:
+    """The row of `shape` that a query selected into `row` with `select_list(..., prefix=prefix)`:
+    a new dict, which costs a copy of its columns."""
+    return {key: row[f"{prefix}{key}"] for key in shape.__annotations__}  # type: ignore[return-value]
 
 
 class Params:

@@ -166,6 +166,20 @@ class SqliteConnection:
         for sql, args in statements:
             self._run(sql, args)
 
+    async def execute_if(self, first: Statement, then: Sequence[Statement]) -> bool:
+        if self._writer.in_transaction:
+            return self._execute_if(first, then)
+        async with self.transaction():
+            changed = self._execute_if(first, then)
+        return changed
+
+    def _execute_if(self, first: Statement, then: Sequence[Statement]) -> bool:
+        if self._run(*first).rowcount < 1:
+            return False
+        for sql, args in then:
+            self._run(sql, args)
+        return True
+
     async def fetch_one(self, shape: type[R], sql: str, *args: Any) -> R | None:
         condition, self._condition = self._condition, None
         if condition is None:
