@@ -84,18 +84,20 @@ class ChatChannel:
         if installation.webhook_url is None or not signals:
             return
         now = iso_from_ms(self._clock.now_ms())
+        statements = [
+            outbox.to_chat_webhook(
+                bot_id=installation.identity.bot_id,
+                alias=installation.alias,
+                url=installation.webhook_url,
+                secret=installation.webhook_secret,
+                signal=signal,
+                ordering_key=conversation_id,
+                now=now,
+            )
+            for conversation_id, signal in signals
+        ]
         async with self._db.transaction() as conn:
-            for conversation_id, signal in signals:
-                await outbox.to_chat_webhook(
-                    conn,
-                    bot_id=installation.identity.bot_id,
-                    alias=installation.alias,
-                    url=installation.webhook_url,
-                    secret=installation.webhook_secret,
-                    signal=signal,
-                    ordering_key=conversation_id,
-                    now=now,
-                )
+            await outbox.queue(conn, statements)
 
     async def deliver(self, call: Local) -> None:
         """Does what the chat integration's server would have done with a `message_created`

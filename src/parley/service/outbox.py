@@ -96,14 +96,13 @@ def chat_webhook_target(alias: str) -> str:
     return f"{alias}>webhook"
 
 
-async def to_chat_webhook(
-    conn: Connection, *, bot_id: str, alias: str, url: str, secret: str | None, signal: str, ordering_key: str, now: str
-) -> None:
+def to_chat_webhook(
+    *, bot_id: str, alias: str, url: str, secret: str | None, signal: str, ordering_key: str, now: str
+) -> Statement:
     """A chat signal for the webhook URL of the chat installation `alias`, retried like any
-    delivery until it is answered 2xx."""
+    delivery until it is answered 2xx, as the statement that queues it (see `queue`)."""
     target = chat_webhook_target(alias)
-    await deliveries.insert_delivery(
-        conn,
+    return deliveries.insert_delivery(
         id=ids.new_id(ids.DELIVERY),
         bot_id=bot_id,
         target=INTEGRATION,
