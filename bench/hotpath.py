@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import median, quantiles
+from statistics import median
 from typing import Any
 
 import aiohttp
@@ -34,6 +34,8 @@ from bench.processes import (
     new_database,
     ok,
     parley_server,
+    parse_counts,
+    percentile,
     require_tools,
     revision,
     running,
@@ -89,12 +91,7 @@ def parse_options(argv: list[str] | None) -> Options:
         "--quiet-wait", type=float, default=60, help="before each run, wait up to this long for a quiet machine"
     )
     args = parser.parse_args(argv)
-    try:
-        callers = [int(c) for c in args.callers.split(",")]
-    except ValueError:
-        parser.error(f"--callers takes whole numbers separated by commas; got {args.callers!r}")
-    if min(callers) < 1:
-        parser.error("--callers must be at least 1")
+    callers = parse_counts(parser, "--callers", args.callers)
     return Options(
         postgres_url=args.postgres_url,
         databases=chosen_databases(parser, args),
@@ -149,14 +146,6 @@ class Idle:
     """write calls of the server's event-loop thread per second: one for each PostgreSQL round trip."""
     cpu_ms: float
     """The server's CPU time over the whole idle window."""
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return quantiles(values, n=100, method="inclusive")[round(fraction * 100) - 1]
 
 
 def _setup(parley: Server, bot_url: str) -> dict[str, str]:
@@ -414,8 +403,8 @@ def measure(options: Options, work: Path, kind: str, bot: Server) -> tuple[list[
 def _print(run: Run) -> None:
     print(
         f"  {run.database:<10} c{run.callers:<3} {run.per_second:>7,.0f} sequences/s"
-        f"  sequence p50 {_percentile(run.sequence_ms, 0.5):.2f} ms"
-        f"  delivery p50 {_percentile(run.delivery_ms, 0.5):.2f} ms p99 {_percentile(run.delivery_ms, 0.99):.2f} ms"
+        f"  sequence p50 {percentile(run.sequence_ms, 0.5):.2f} ms"
+        f"  delivery p50 {percentile(run.delivery_ms, 0.5):.2f} ms p99 {percentile(run.delivery_ms, 0.99):.2f} ms"
         f"  undelivered {run.undelivered}  errors {run.errors}",
         file=sys.stderr,
         flush=True,
@@ -438,8 +427,8 @@ def report(runs: list[Run], idles: list[Idle], counted: Counted | None, options:
         count = max(1, run.sequences)
         lines.append(
             f"| {run.database} | {run.callers} | {run.per_second:,.0f}"
-            f" | {_percentile(run.sequence_ms, 0.5):.2f} | {_percentile(run.sequence_ms, 0.99):.2f}"
-            f" | {_percentile(run.delivery_ms, 0.5):.2f} | {_percentile(run.delivery_ms, 0.99):.2f}"
+            f" | {percentile(run.sequence_ms, 0.5):.2f} | {percentile(run.sequence_ms, 0.99):.2f}"
+            f" | {percentile(run.delivery_ms, 0.5):.2f} | {percentile(run.delivery_ms, 0.99):.2f}"
             f" | {max(run.delivery_ms, default=float('nan')):.2f} | {run.undelivered} | {run.errors}"
             f" | {run.cpu.servers[0] / count * 1000:.3f}"
             f" | {run.cpu.postgres / count * 1000 if run.database == 'postgresql' else float('nan'):.3f}"

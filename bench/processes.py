@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import quantiles
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -351,6 +352,17 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def parse_counts(parser: argparse.ArgumentParser, option: str, text: str) -> list[int]:
+    """A list of counts given on the command line (`--callers 16,4,1`), each at least 1."""
+    try:
+        counts = [int(c) for c in text.split(",")]
+    except ValueError:
+        parser.error(f"{option} takes whole numbers separated by commas; got {text!r}")
+    if min(counts) < 1:
+        parser.error(f"{option} must be at least 1")
+    return counts
+
+
 def chosen_databases(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
     """The databases to run on: `sqlite`, and `postgresql` when there is a URL, unless --databases says."""
     if args.databases is None:
@@ -453,6 +465,15 @@ def measured_since(started_at: str) -> str:
     if measured != started_at:
         measured = f"{started_at} at the start, {measured} at the end: the code changed during the run"
     return measured
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` percentile (0.5, 0.99) of `values`; NaN when there are none."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return quantiles(values, n=100, method="inclusive")[round(fraction * 100) - 1]
 
 
 def ok(response: httpx.Response) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from bench.processes import (
     new_database,
     ok,
     parley_server,
+    parse_counts,
     require_tools,
     revision,
     run_wrk,
@@ -70,12 +71,7 @@ def parse_options(argv: list[str] | None) -> Options:
     )
     args = parser.parse_args(argv)
     databases = chosen_databases(parser, args)
-    try:
-        connections = [int(c) for c in args.connections.split(",")]
-    except ValueError:
-        parser.error(f"--connections takes whole numbers separated by commas; got {args.connections!r}")
-    if min(connections) < 1:
-        parser.error("--connections must be at least 1")
+    connections = parse_counts(parser, "--connections", args.connections)
     return Options(
         postgres_url=args.postgres_url,
         databases=databases,
