@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import running_server
-from tests.harness import Server, free_port
+from tests.conftest import make_bot, running_server
+from tests.harness import Api, Server, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 WAIT_MS = 20_000
@@ -102,7 +102,10 @@ def console_server(request: pytest.FixtureRequest, work_dir: Path) -> Iterator[S
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator["Browser"]:
+def browser(console_server: Server) -> Iterator["Browser"]:
+    """Chromium, started after the server and stopped before it: Playwright's sync API keeps an
+    event loop running on this thread, and the harness sets up and drops PostgreSQL databases
+    with asyncio.run, which refuses to run inside one."""
     if not HAS_PLAYWRIGHT or not CHROMIUM.exists():
         missing = str(CHROMIUM) if HAS_PLAYWRIGHT else "Playwright for Python"
         if os.environ.get("CI"):
@@ -163,6 +166,15 @@ def test_an_operator_creates_a_bot_talks_to_it_and_retries_a_failed_delivery(
         echo.key = page.locator(".key-value").text_content()
         assert echo.key is not None
         assert echo.key.startswith("bp_bak_")
+        # A second key, revoked: the first one goes on working for the bot.
+        keys = page.locator("section:has(h2:text('API keys')) tbody tr")
+        expect(keys).to_have_count(1)
+        page.fill("section:has(h2:text('API keys')) input", "spare")
+        page.click("text=Create API key")
+        expect(keys).to_have_count(2)
+        page.once("dialog", lambda dialog: dialog.accept())
+        keys.filter(has_text="spare").locator("button:has-text('Revoke')").click()
+        expect(keys).to_have_count(1)
         page.click("#install-chat")
         installed = page.locator("tr[data-alias=chat]")
         expect(installed).to_contain_text("registered")
@@ -269,3 +281,85 @@ def test_the_console_files_are_served_with_their_types_and_revalidated(console_s
     assert again.content == b""
     assert httpx.get(f"{console_server.url}/console/../pyproject.toml").status_code == 404
     assert httpx.get(f"{console_server.url}/console/nothing.js").status_code == 404
+
+
+def test_messages_of_every_type_are_drawn_as_text_with_their_states(
+    console_server: Server, browser: "Browser", work_dir: Path
+) -> None:
+    admin = Api(console_server, console_server.admin_token)
+    definition = {"name": "types", "states": {"memory": {"type": "conversation", "schema": {"type": "object"}}}}
+    bot = make_bot(admin, definition)
+    chat_id = admin.ok("GET", "/v1/admin/integrations", params={"name": "chat"})["integrations"][0]["id"]
+    installation = {"enabled": True, "integrationId": chat_id, "configuration": {}}
+    admin.ok("PUT", f"/v1/admin/bots/{bot.id}", {"integrations": {"chat": installation}})
+    view = admin.ok("GET", f"/v1/admin/bots/{bot.id}", headers={"x-multiple-integrations": "true"})["bot"]
+    chat = f"{console_server.url}/chat/{view['integrations']['chat']['webhookId']}"
+    key = httpx.post(f"{chat}/users", json={}).json()["key"]
+    httpx.post(f"{chat}/conversations", json={}, headers={"x-user-key": key}).raise_for_status()
+    [conversation] = bot.api.ok("GET", "/v1/chat/conversations")["conversations"]
+    # An image the server has: the test fetches nothing from elsewhere.
+    picture = f"{console_server.url}/console/favicon.svg"
+    card = {
+        "title": "A card",
+        "subtitle": "with a subtitle",
+        "imageUrl": picture,
+        "actions": [{"action": "url", "label": "Open", "value": "javascript:window.__xss=1"}],
+    }
+    options = [{"label": "Yes", "value": "yes"}, {"label": "No", "value": "no"}]
+    messages: list[tuple[str, dict[str, Any]]] = [
+        ("text", {"text": "plain text"}),
+        ("markdown", {"markdown": "**bold** and _italic_ with <b>no html</b>"}),
+        ("image", {"imageUrl": picture}),
+        ("audio", {"audioUrl": f"{console_server.url}/console/sound.mp3"}),
+        ("video", {"videoUrl": f"{console_server.url}/console/film.mp4"}),
+        ("file", {"fileUrl": f"{console_server.url}/console/report.pdf", "title": "report.pdf"}),
+        ("location", {"latitude": 48.85, "longitude": 2.35, "title": "Paris"}),
+        ("card", card),
+        ("carousel", {"items": [card, {**card, "title": "Another card"}]}),
+        ("choice", {"text": "Choose", "options": options}),
+        ("dropdown", {"text": "Pick", "options": options}),
+        (
+            "bloc",
+            {
+                "items": [
+                    {"type": "text", "payload": {"text": "in a bloc"}},
+                    {"type": "image", "payload": {"imageUrl": picture}},
+                ]
+            },
+        ),
+    ]
+    for kind, payload in messages:
+        body = {"conversationId": conversation["id"], "userId": bot.id, "type": kind, "payload": payload, "tags": {}}
+        bot.api.ok("POST", "/v1/chat/messages", body, status=201)
+    bot.api.ok("POST", f"/v1/chat/states/conversation/{conversation['id']}/memory", {"payload": {"step": 2}})
+
+    page = open_console(browser, console_server)
+    try:
+        sign_in(page, console_server.admin_token)
+        expect(page.locator("#shell")).to_be_visible()
+        page.goto(f"{console_server.url}/console#/bots/{bot.id}/conversations/{conversation['id']}")
+        drawn = page.locator(".message")
+        expect(drawn).to_have_count(len(messages))
+        assert [drawn.nth(i).locator(".type").text_content() for i in range(len(messages))] == [k for k, _ in messages]
+        expect(drawn.nth(1).locator("strong")).to_have_text("bold")
+        expect(drawn.nth(1).locator("em")).to_have_text("italic")
+        expect(drawn.nth(1)).to_contain_text("<b>no html</b>")
+        expect(drawn.nth(2).locator("img")).to_have_attribute("src", picture)
+        expect(drawn.nth(3).locator("audio")).to_have_count(1)
+        expect(drawn.nth(4).locator("video")).to_have_count(1)
+        expect(drawn.nth(5).locator("a")).to_have_text("report.pdf")
+        expect(drawn.nth(6)).to_contain_text("Paris (48.85, 2.35)")
+        # A `javascript:` link is shown as text, never as a link.
+        expect(drawn.nth(7).locator(".card a")).to_have_count(0)
+        expect(drawn.nth(8).locator(".card")).to_have_count(2)
+        expect(drawn.nth(9).locator("button.choice")).to_have_count(2)
+        expect(drawn.nth(10).locator("option")).to_have_count(3)
+        expect(drawn.nth(11).locator(".bloc")).to_contain_text("in a bloc")
+        states = page.locator("section:has(h2:text('States')) tbody tr")
+        expect(states).to_have_count(1)
+        expect(states).to_contain_text("memory")
+        expect(states).to_contain_text('"step": 2')
+        assert page.evaluate("window.__xss") is None
+        Shots(work_dir).take(page, "message-types")
+    finally:
+        page.close()

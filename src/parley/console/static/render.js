@@ -117,12 +117,12 @@ export function payloadView(type, payload, options = {}) {
     case 'video':
       return media('video', p.videoUrl, p.title);
     case 'file':
-      return h('p', {}, '📎 ', link(p.fileUrl, p.title || p.fileUrl));
+      return h('p', {}, h('span', { class: 'muted' }, 'File: '), link(p.fileUrl, p.title || p.fileUrl));
     case 'location':
       return h(
         'p',
         { class: 'location' },
-        '📍 ',
+        h('span', { class: 'muted' }, 'Location: '),
         [p.title, p.address].filter(Boolean).join(', '),
         ` (${p.latitude}, ${p.longitude})`,
       );
