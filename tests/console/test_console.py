@@ -203,6 +203,18 @@ def test_an_operator_creates_a_bot_talks_to_it_and_retries_a_failed_delivery(
         expect(row).to_have_count(1)
         expect(row).to_contain_text("chat / channel")
         shots.take(watcher, "conversations")
+        # Filtered by channel and tags, through the Runtime API's own filters.
+        owner = row.locator(".tag").first.text_content()
+        assert owner is not None
+        assert owner.startswith("chat:owner=")
+        watcher.fill("input[name=channel]", "elsewhere")
+        watcher.click("button:has-text('Filter')")
+        expect(watcher.locator("text=No conversations yet.")).to_be_visible()
+        expect(row).to_have_count(0)
+        watcher.fill("input[name=channel]", "channel")
+        watcher.fill("input[name=tags]", owner)
+        watcher.click("button:has-text('Filter')")
+        expect(row).to_have_count(1)
 
         # Text that looks like HTML stays text, in the chat and in the conversation view.
         page.fill("#chat-input", XSS)
@@ -242,9 +254,11 @@ def test_an_operator_creates_a_bot_talks_to_it_and_retries_a_failed_delivery(
 def test_a_wrong_or_missing_token_shows_the_sign_in_page_and_nothing_else(
     console_server: Server, browser: "Browser"
 ) -> None:
-    page = open_console(browser, console_server)
+    page = browser.new_page()
+    page.set_default_timeout(WAIT_MS)
     answers: list[int] = []
     page.on("response", lambda response: answers.append(response.status) if "/v1/" in response.url else None)
+    page.goto(f"{console_server.url}/console")
     try:
         # No token: the sign-in page, and no call for data at all.
         expect(page.locator("#signin")).to_be_visible()
@@ -259,7 +273,12 @@ def test_a_wrong_or_missing_token_shows_the_sign_in_page_and_nothing_else(
         page.goto(f"{console_server.url}/console#/deliveries")
         expect(page.locator("#signin")).to_be_visible()
         assert page.locator("#main").inner_text() == ""
-        # A bot key is no admin token.
+        # A bot's API key is no admin token either.
+        bot_key = make_bot(Api(console_server, console_server.admin_token)).api.token
+        sign_in(page, bot_key)
+        expect(page.locator("#signin-error")).to_have_text("The server refused this token.")
+        assert page.locator("#main").inner_text() == ""
+        assert answers == [401, 403]
         # The page is no boundary: the server refuses the data calls themselves.
         refused = httpx.get(f"{console_server.url}/v1/parley/deliveries", headers={"authorization": "Bearer nope"})
         assert refused.status_code == 401
