@@ -245,6 +245,9 @@ def test_an_operator_creates_a_bot_talks_to_it_and_retries_a_failed_delivery(
         expect(watcher.locator("#delivery-status")).to_have_text("delivered")
         expect(page.locator(".bubble.bot .content").last).to_have_text("echo: again")
         shots.take(watcher, "delivery")
+        # No call the pages made along the way failed.
+        for seen in (page, watcher):
+            expect(seen.locator("#notice")).to_have_text("")
         watcher.close()
     finally:
         page.close()
