@@ -228,6 +228,11 @@ def test_an_operator_creates_a_bot_talks_to_it_and_retries_a_failed_delivery(
             assert seen.locator(".bubble img, .message img").count() == 0
         shots.take(page, "try-it")
         shots.take(watcher, "conversation")
+        # The author's page: the user and the events their messages made.
+        watcher.locator(".message.incoming .meta a").first.click()
+        expect(watcher.locator("section:has(h2:text('Events')) tbody tr").first).to_contain_text("message_created")
+        watcher.go_back()
+        expect(watcher.locator(".message")).to_have_count(8)
 
         # A call the bot refuses fails at once; the operator finds it and sends it again.
         echo.refusing = True
