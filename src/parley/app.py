@@ -36,6 +36,7 @@ from parley.chat import definition as chat_definition
 from parley.chat.channel import ChatChannel
 from parley.clock import AdjustableClock, Clock, SystemClock, iso_from_ms
 from parley.config import Settings, load_settings
+from parley.console import api as console_api
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
 from parley.metrics import METRICS, measure
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *health.operations,
         *webhooks.operations,
         *chat_api.operations,
+        *console_api.operations,
     ]
     app = Application(operations, lifespan=lifespan, on_error=error_answer, max_body=settings.max_body_bytes)
     return measure(reauthenticating(app))

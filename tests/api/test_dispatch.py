@@ -334,6 +334,22 @@ def test_a_bot_that_is_down_gets_one_stream_of_retries_and_everything_once_it_is
     assert len([status for _, _, status in calls if status == 200]) == sum(len(ids) for ids in sent.values())
 
 
+def test_deliveries_are_listed_by_target(admin: Api, bot: BotSetup) -> None:
+    integration = install(admin, bot)
+    conversation, user = _chat(integration)
+    integration.api.ok("POST", "/v1/chat/messages", _text(conversation, user), status=201)
+    outgoing = bot.api.ok("POST", "/v1/chat/messages", _text(conversation, bot.id, "hello"), status=201)["message"]
+    to_bot = _deliveries(admin, botId=bot.id, target="bot")
+    to_integration = _deliveries(admin, botId=bot.id, target="integration")
+    # The incoming message reaches the bot as an event; the bot's reply goes to the integration.
+    assert [(d["target"], d["operation"]) for d in to_bot] == [("bot", "event_received")]
+    assert [(d["operation"], d.get("messageId")) for d in to_integration] == [
+        ("message_created", outgoing["id"]),
+        ("register", None),
+    ]
+    assert _deliveries(admin, botId=bot.id, target="nobody") == []
+
+
 def test_deliveries_detail_and_retry_need_a_known_delivery(admin: Api) -> None:
     admin.error("GET", "/v1/parley/deliveries/dlv_nothing", type="ResourceNotFound", status=404)
     admin.error("POST", "/v1/parley/deliveries/dlv_nothing/retry", type="ResourceNotFound", status=404)

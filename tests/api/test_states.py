@@ -243,3 +243,27 @@ def test_another_bot_cannot_read_or_write_the_states(admin: Api, bot: BotSetup) 
         "POST", f"/v1/chat/states/bot/{bot.id}/settings", {"payload": {}}, type="ResourceNotFound", status=404
     )
     assert bot.api.server.snapshot() == before
+
+
+def test_the_admin_lists_the_states_of_a_resource_whoever_keeps_them(
+    admin: Api, bot: BotSetup, integration: IntegrationSetup
+) -> None:
+    conversation = _conversation(integration.api, "channel")
+    path = f"/v1/chat/states/conversation/{conversation}/flow"
+    bot.api.ok("POST", path, {"payload": {"step": 1}})
+    integration.api.ok("POST", path, {"payload": {"cursor": "abc"}})
+    bot.api.ok("POST", f"/v1/chat/states/conversation/{_conversation(bot.api)}/flow", {"payload": {"step": 9}})
+    listing = f"/v1/parley/bots/{bot.id}/states"
+    query = {"type": "conversation", "id": conversation, "pageSize": "1"}
+    first = admin.ok("GET", listing, params=query)
+    second = admin.ok("GET", listing, params={**query, "nextToken": first["meta"]["nextToken"]})
+    assert second["meta"] == {}
+    found = {state.get("integration", "bot"): state for state in first["states"] + second["states"]}
+    assert found["bot"]["payload"] == {"step": 1}
+    assert found[integration.alias]["payload"] == {"cursor": "abc"}
+    assert {state["conversationId"] for state in found.values()} == {conversation}
+    assert admin.ok("GET", listing, params={"type": "user", "id": conversation})["states"] == []
+    admin.error("GET", listing, params={"type": "conversation"}, type="InvalidPayload", status=400)
+    admin.error("GET", listing, params={"type": "room", "id": conversation}, type="InvalidPayload", status=400)
+    # An operator's view: a bot's own key cannot read it.
+    bot.api.error("GET", listing, params={"type": "conversation", "id": conversation}, type="Forbidden", status=403)

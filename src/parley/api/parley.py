@@ -7,8 +7,8 @@ from msgspec import Meta
 from parley.api.common import admin, decode, page_body, query_page, query_str, read_body, respond, services
 from parley.api.routing import Answer, Call, get, post
 from parley.clock import AdjustableClock, iso_from_ms
-from parley.errors import ResourceNotFound
-from parley.service import bots, deliveries, integration_ops
+from parley.errors import InvalidPayload, ResourceNotFound
+from parley.service import bots, deliveries, integration_ops, states
 from parley.service.models import Body
 
 
@@ -52,7 +52,12 @@ async def list_deliveries(request: Call) -> Answer:
     page = query_page(request)
     filters = {
         column: value
-        for name, column in (("status", "status"), ("messageId", "message_id"), ("eventId", "event_id"))
+        for name, column in (
+            ("status", "status"),
+            ("target", "target"),
+            ("messageId", "message_id"),
+            ("eventId", "event_id"),
+        )
         if (value := query_str(request, name))
     }
     async with admin(request, write=False) as conn:
@@ -88,6 +93,21 @@ async def rotate_webhook(request: Call, bot_id: str, alias: str) -> Answer:
     return respond({"webhookId": webhook_id, "webhookUrl": url})
 
 
+@get("/v1/parley/bots/{bot_id}/states")
+async def list_states(request: Call, bot_id: str) -> Answer:
+    """The states on one conversation, user (or other resource) of a bot, whoever keeps them: the
+    Runtime API reads a state only by its name."""
+    page = query_page(request)
+    state_type, resource_id = query_str(request, "type"), query_str(request, "id")
+    if state_type is None or resource_id is None:
+        raise InvalidPayload("`type` and `id` are required: the resource whose states to list.")
+    async with admin(request, write=False) as conn:
+        found, next_token = await states.list_states(
+            conn, bot_id=bot_id, state_type=state_type, resource_id=resource_id, page=page
+        )
+    return respond(page_body("states", found, next_token))
+
+
 @get("/v1/parley/analytics")
 async def analytics_totals(request: Call) -> Answer:
     """What bots and integrations reported with trackAnalytics, summed per name."""
@@ -103,5 +123,6 @@ operations = [
     get_delivery,
     retry_delivery,
     rotate_webhook,
+    list_states,
     analytics_totals,
 ]

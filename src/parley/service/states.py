@@ -10,6 +10,7 @@ from parley import ids
 from parley.clock import iso_from_ms
 from parley.errors import InvalidPayload, PayloadTooLarge, ResourceNotFound
 from parley.service import events
+from parley.service.common import Page
 from parley.service.conversations import get_row as get_conversation_row
 from parley.service.definitions import BotDefinition, StateDefinition
 from parley.service.identity import BOT_OWNER, Identity
@@ -275,3 +276,25 @@ async def expire(conn: Connection, bot: BotDefinition, row: StateRow, *, now: st
             conn, bot, type="state_expired", payload=payload, conversation_id=conversation_id, user_id=user_id, now=now
         )
     return True
+
+
+class OwnedState(State):
+    """A state as an operator lists it: with the alias of the integration that keeps it (none
+    for the bot's own)."""
+
+    integration: str | None = None
+
+
+async def list_states(
+    conn: Connection, *, bot_id: str, state_type: str, resource_id: str, page: Page
+) -> tuple[list[OwnedState], str | None]:
+    """Every state on one resource of a bot, whoever keeps it (the console's view)."""
+    if state_type not in TYPES:
+        raise InvalidPayload(f"`type` must be one of {', '.join(TYPES)}; got {state_type!r}.")
+    rows, next_token = await store.list_states(
+        conn, bot_id=bot_id, type=state_type, resource_id=resource_id, cursor=page.cursor, limit=page.size
+    )
+    listed = [
+        OwnedState(**msgspec.structs.asdict(to_state(row)), integration=row["integration"] or None) for row in rows
+    ]
+    return listed, next_token

@@ -3,7 +3,7 @@
 from typing import TypedDict
 
 from parley.store.database import TIMERS, Connection
-from parley.store.sql import select_list
+from parley.store.sql import Cursor, Order, Params, fetch_page, select_list
 
 
 class StateRow(TypedDict):
@@ -23,6 +23,7 @@ class StateRow(TypedDict):
 
 
 COLUMNS = select_list(StateRow, alias="")
+_LISTED = select_list(StateRow)
 _KEY = "bot_id = $1 AND integration = $2 AND type = $3 AND resource_id = $4 AND name = $5"
 
 
@@ -96,3 +97,15 @@ async def expired(conn: Connection, *, now: str, limit: int) -> list[StateRow]:
 async def delete_if_expired(conn: Connection, *, id: str, now: str) -> int:
     """Deletes the state if it is still expired (a write may have refreshed it meanwhile)."""
     return await conn.execute("DELETE FROM states WHERE id = $1 AND expires_at <= $2", id, now)
+
+
+async def list_states(
+    conn: Connection, *, bot_id: str, type: str, resource_id: str, cursor: Cursor | None, limit: int
+) -> tuple[list[StateRow], str | None]:
+    """The states kept on one resource, by the bot and its integrations, newest first."""
+    params = Params()
+    sql = (
+        f"SELECT {_LISTED} FROM states r WHERE r.resource_id = {params(resource_id)}"
+        f" AND r.bot_id = {params(bot_id)} AND r.type = {params(type)}"
+    )
+    return await fetch_page(conn, StateRow, sql, params, order=Order(), cursor=cursor, limit=limit)

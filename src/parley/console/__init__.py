@@ -1,0 +1,1 @@
+"""The Parley console: the operator's pages, shipped in the package and served at /console."""
