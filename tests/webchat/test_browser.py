@@ -159,6 +159,13 @@ def test_the_official_webchat_talks_to_a_parley_bot(site: tuple[str, str], parle
                 if keep:
                     page.screenshot(path=keep)
 
+                # A visitor who comes back resumes the conversation: the page keeps its key and
+                # conversation, and initialize reads the history again.
+                page.reload(wait_until="domcontentloaded")
+                expect(page.get_by_text("You said: Blue")).to_be_visible()
+                expect(page.get_by_text("You said: hi")).to_be_visible()
+                assert len(channel.bot.api.ok("GET", "/v1/chat/conversations")["conversations"]) == 1
+
                 # The same page on an origin Parley does not allow: the browser refuses it the
                 # answers, while the allowed origin reads them (here a 401 for a made-up key).
                 probe = f"""() => fetch({api_url!r} + '/{channel.webhook_id}/users/me', {{

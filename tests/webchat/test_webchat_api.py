@@ -195,6 +195,31 @@ def test_the_bots_typing_indicator_and_custom_events_reach_webchat_streams_only(
         chat_stream.close()
 
 
+def test_a_signal_caused_through_another_process_reaches_the_stream(
+    channel: Channel, page: Session, webchat_server: Server, work_dir: Path
+) -> None:
+    other = webchat_server
+    if webchat_server.dialect == "postgresql":
+        other = Server("postgresql", webchat_server.database_url, webchat_server.admin_token, env=CHAT_ENV)
+        other.start(work_dir / "webchat-second-postgresql.log")
+    try:
+        runtime_id = bot_conversation_id(channel, page.conversation)
+        action = {"type": "chat:startTypingIndicator", "input": {"conversationId": runtime_id}}
+        answer = httpx.post(f"{other.url}/v1/chat/actions", json=action, headers=channel.bot.api.headers)
+        assert answer.status_code == 200, answer.text
+        assert page.stream.signal("typing_started") == {}
+        sent = httpx.post(
+            f"{other.url}/webchat/{channel.webhook_id}/messages",
+            json={"conversationId": page.conversation, "payload": {"type": "text", "text": "from afar"}},
+            headers={"x-user-key": page.key},
+        )
+        assert sent.status_code == 201, sent.text
+        assert page.stream.signal("message_created")["payload"]["text"] == "from afar"
+    finally:
+        if other is not webchat_server:
+            other.stop()
+
+
 def test_user_data_is_kept_and_read_back(page: Session) -> None:
     updated = page.call("PUT", "/users/me", {"name": "Ada", "userData": {"plan": "pro"}})
     assert updated.status_code == 200, updated.text
