@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from parley.chat import keys
 from tests.chat.test_streams import CHAT_ENV, ORIGIN, Channel, Listener, install_chat, listen
 from tests.conftest import running_server
 from tests.harness import Server, eventually
@@ -218,6 +219,20 @@ def test_a_signal_caused_through_another_process_reaches_the_stream(
     finally:
         if other is not webchat_server:
             other.stop()
+
+
+def test_with_its_own_encryption_key_a_channel_takes_the_keys_the_site_signs(webchat_server: Server) -> None:
+    channel = install_chat(webchat_server, {"encryptionKey": "site-secret"})
+    url = webchat_url(channel, webchat_server)
+    refused = httpx.get(f"{url}/initialize")
+    assert (refused.status_code, refused.json()["type"]) == (401, "Unauthorized")
+    signed = keys.sign("site-secret", "customer-42")
+    session = initialize(url, key=signed)
+    try:
+        assert session.init["user"]["id"] == "customer-42", "the user is created at its first visit"
+        assert session.key == signed
+    finally:
+        session.stream.close()
 
 
 def test_user_data_is_kept_and_read_back(page: Session) -> None:
