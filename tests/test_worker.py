@@ -72,7 +72,7 @@ def test_a_worker_process_delivers_and_the_cli_shows_and_retries(
             assert listed.returncode == 0, listed.stderr
             return listed.stdout or None
 
-        line = eventually(failed)
+        line = eventually(failed, within=15)
         delivery_id = line.split()[0]
         assert "HTTP 500: down" in line
         shown = _parley(quiet_server, "deliveries", "show", delivery_id)

@@ -39,6 +39,7 @@ from parley.config import Settings, load_settings
 from parley.dispatch.relay import Relay
 from parley.dispatch.worker import Dispatcher
 from parley.metrics import METRICS, measure
+from parley.retention import Retention
 from parley.scheduler import Scheduler
 from parley.service.schemas import default_message_types
 from parley.store import open_database
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         chosen = clock or (AdjustableClock() if settings.clock == "adjustable" else SystemClock())
         loop = background.Loop()
         scheduler = Scheduler(db, chosen, settings, loop)
+        retention = Retention(db, chosen, settings.retention_days, loop)
         chat = ChatChannel(db, chosen)
         dispatcher = Dispatcher(db, chosen, settings, loop, chat.deliver) if settings.dispatch else None
         loop.add(METRICS)
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             relay=relay,
             base_url=settings.base_url,
             chat=chat,
+            retention=retention,
             cors_origins=settings.cors_origins,
             chat_keep_alive_s=settings.chat_keepalive_ms / 1000,
         )

@@ -26,7 +26,7 @@ from parley.service import bots as bot_rules
 from parley.service import deliveries as delivery_rules
 from parley.service.api_keys import ensure_admin_token
 from parley.service.common import Page
-from parley.store import open_database
+from parley.store import backup, open_database
 from parley.store.database import Connection
 from parley.store.migrate import run_migrations
 from parley.store.port import TargetNotEmpty, port
@@ -250,6 +250,45 @@ def rotate_webhook(bot_id: str, alias: str) -> None:
 @main.group()
 def db() -> None:
     """Database operations."""
+
+
+def _sqlite_path(url: str | None, what: str) -> str:
+    settings = _settings(database_url=url)
+    if settings.dialect != "sqlite":
+        raise click.UsageError(f"{what} is for SQLite databases; for PostgreSQL use pg_dump and pg_restore.")
+    return settings.sqlite_path
+
+
+def _progress(copied: int, total: int) -> None:
+    click.echo(f"\r{copied:>10} of {total} pages ({copied * 100 // max(total, 1)} %)", nl=copied >= total)
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--database-url", help="The SQLite database to copy (default: PARLEY_DATABASE_URL).")
+def backup_database(file: str, database_url: str | None) -> None:
+    """Copy a SQLite database into FILE, consistently, while servers keep using it."""
+    path = _sqlite_path(database_url, "Backup")
+    if not os.path.exists(path):
+        raise click.UsageError(f"No SQLite database at {path}.")
+    try:
+        backup.backup(path, file, _progress)
+    except FileExistsError as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"Backed up {path} into {file}.")
+
+
+@db.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--database-url", help="The SQLite database to replace (default: PARLEY_DATABASE_URL).")
+def restore_database(file: str, database_url: str | None) -> None:
+    """Replace a SQLite database with the backup FILE; refused while a server uses the database."""
+    path = _sqlite_path(database_url, "Restore")
+    try:
+        backup.restore(file, path, _progress)
+    except (backup.DatabaseInUse, backup.NotADatabase) as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"Restored {file} into {path}.")
 
 
 @db.command("port")

@@ -36,9 +36,17 @@ class AdjustableClock:
         self._offset_ms += ms
 
 
+# The first and last millisecond the API's dates can name (years 1 to 9999, UTC).
+EARLIEST_MS = int(datetime(1, 1, 1, tzinfo=UTC).timestamp() * 1000)
+LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * 1000)
+
+
 @lru_cache(maxsize=256)
 def _iso_second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    # Written field by field: `%Y` does not pad years before 1000 to four digits here, and due
+    # times are compared as text.
+    t = time.gmtime(seconds)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
 
 
 def iso_from_ms(ms: int) -> str:
@@ -50,7 +58,8 @@ def iso_from_ms(ms: int) -> str:
 def parse_iso(value: str) -> int:
     """Milliseconds since the epoch of an ISO 8601 date-time; naive values are taken as UTC.
 
-    Raises ValueError when the text is not a date-time.
+    Raises ValueError when the text is not a date-time, or names a year outside 1 to 9999, which
+    the API's four-digit form cannot write.
     """
     text = value.strip()
     if text.endswith(("Z", "z")):
@@ -58,4 +67,8 @@ def parse_iso(value: str) -> int:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    ms = int(parsed.timestamp() * 1000)
+    if not EARLIEST_MS <= ms <= LATEST_MS:
+        # An offset moved it out of the years 1 to 9999, in UTC.
+        raise ValueError(f"{value!r} is outside the years 1 to 9999 in UTC")
+    return ms

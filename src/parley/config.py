@@ -35,6 +35,8 @@ class Settings:
     # How often the scheduler and the dispatcher look for work that nothing told them about (a
     # lease that ran out, an announcement missed while the listening connection was down).
     poll_ms: int = 1_000
+    # Days that done deliveries and finished events are kept.
+    retention_days: int = 30
     # Origins whose pages may call the Chat API from a browser (CORS); "*" for any.
     cors_origins: tuple[str, ...] = ()
     # A Chat API stream with nothing to say sends a keep-alive this often.
@@ -122,6 +124,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dispatch_max_attempts=_int(env, "PARLEY_DISPATCH_MAX_ATTEMPTS", 10, minimum=1),
         dispatch_concurrency=_int(env, "PARLEY_DISPATCH_CONCURRENCY", 32, minimum=1),
         poll_ms=_int(env, "PARLEY_POLL_MS", 1_000, minimum=10),
+        retention_days=_int(env, "PARLEY_RETENTION_DAYS", 30, minimum=1),
         cors_origins=_origins(env.get("PARLEY_CORS_ORIGINS") or ""),
         chat_keepalive_ms=_int(env, "PARLEY_CHAT_KEEPALIVE_MS", 15_000, minimum=10),
     )

@@ -56,6 +56,31 @@ def test_task_life_cycle(bot: BotSetup) -> None:
     bot.api.error("GET", f"/v1/chat/tasks/{task['id']}", type="ResourceNotFound", status=404)
 
 
+def test_an_integration_cannot_name_a_task_it_cannot_see(bot: BotSetup, integration: IntegrationSetup) -> None:
+    hidden = bot.api.ok(
+        "POST", "/v1/chat/tasks", {"type": "review", "conversationId": _conversation(bot.api)}, status=201
+    )["task"]["id"]
+    integration.api.error("GET", f"/v1/chat/tasks/{hidden}", type="ResourceNotFound", status=404)
+    own = _conversation(integration.api, channel="channel")
+    before = bot.api.server.snapshot()
+    integration.api.error(
+        "POST",
+        "/v1/chat/tasks",
+        {"type": "review", "conversationId": own, "parentTaskId": hidden},
+        type="ReferenceNotFound",
+        status=400,
+    )
+    integration.api.error(
+        "PUT", f"/v1/chat/conversations/{own}", {"currentTaskId": hidden}, type="ReferenceNotFound", status=400
+    )
+    assert bot.api.server.snapshot() == before
+    visible = integration.api.ok("POST", "/v1/chat/tasks", {"type": "review", "conversationId": own}, status=201)[
+        "task"
+    ]
+    child = {"type": "step", "conversationId": own, "parentTaskId": visible["id"]}
+    assert integration.api.ok("POST", "/v1/chat/tasks", child, status=201)["task"]["parentTaskId"] == visible["id"]
+
+
 def test_tasks_refuse_unknown_links_and_stay_within_the_bot(admin: Api, bot: BotSetup) -> None:
     before = bot.api.server.snapshot()
     body = {"type": "t", "conversationId": "conv_01J00000000000000000000000"}
@@ -180,6 +205,22 @@ def test_analytics_are_stored_and_summed_for_the_operator(
     totals = admin.ok("GET", "/v1/parley/analytics", params={"botId": bot.id})["analytics"]
     assert [(t["integration"], t["name"], t["count"]) for t in totals] == [(None, "greeted", 5), ("chat", "greeted", 1)]
     bot.api.error("GET", "/v1/parley/analytics", type="Forbidden", status=403)
+
+
+def test_analytics_counts_are_bounded_and_their_sums_never_overflow(admin: Api, bot: BotSetup) -> None:
+    before = bot.api.server.snapshot()
+    for count in (2**63, 2**63 - 1, 1_000_000_001):
+        bot.api.error("POST", "/v1/chat/analytics", {"name": "big", "count": count}, type="InvalidPayload", status=400)
+    assert bot.api.server.snapshot() == before
+    bot.api.ok("POST", "/v1/chat/analytics", {"name": "big", "count": 1_000_000_000})
+    # A count stored before counts were bounded, as large as a column holds.
+    bot.api.server.execute(
+        "INSERT INTO analytics (id, bot_id, integration, name, count, created_at)"
+        " VALUES ('anl_legacy', $1, '', 'big', 9223372036854775807, '2026-01-01T00:00:00.000Z')",
+        bot.id,
+    )
+    [total] = admin.ok("GET", "/v1/parley/analytics", params={"botId": bot.id, "name": "big"})["analytics"]
+    assert total["count"] >= 2**63
 
 
 def test_configure_integration_is_for_integrations(bot: BotSetup, integration: IntegrationSetup) -> None:

@@ -590,3 +590,24 @@ def test_the_default_timeout_is_48_hours(admin: Api, bot: BotSetup) -> None:
     eventually(lambda: bot.api.ok("GET", f"{PATH}/{workflow['id']}")["workflow"]["status"] == "timedout" or None)
     types = [e["payload"]["type"] for e in _workflow_events(bot.api, workflow["id"])]
     assert types == ["workflow_timedout", "workflow_started"]
+
+
+def test_a_timeout_before_the_year_1000_is_written_in_four_digits_and_is_due_at_once(bot: BotSetup) -> None:
+    conversation = _conversation(bot.api)
+    workflow = _workflow(bot.api, status="listening", conversationId=conversation, timeoutAt="0303-04-07T08:09:10Z")
+    assert workflow["timeoutAt"] == "0303-04-07T08:09:10.000Z"
+
+    def timed_out() -> dict[str, Any] | None:
+        found: dict[str, Any] = bot.api.ok("GET", f"{PATH}/{workflow['id']}")["workflow"]
+        return found if found["status"] == "timedout" else None
+
+    assert eventually(timed_out)["timeoutAt"] == "0303-04-07T08:09:10.000Z"
+
+
+def test_dates_the_api_cannot_write_are_refused(bot: BotSetup) -> None:
+    before = bot.api.server.snapshot()
+    for when in ("10000-01-01T00:00:00Z", "0000-06-01T00:00:00Z", "9999-12-31T23:00:00-05:00"):
+        bot.api.error(
+            "POST", PATH, {"name": "late", "status": "pending", "timeoutAt": when}, type="InvalidPayload", status=400
+        )
+    assert bot.api.server.snapshot() == before

@@ -21,6 +21,7 @@ from parley.errors import (
     ResourceNotFound,
     UnsupportedMediaType,
 )
+from parley.retention import Retention
 from parley.scheduler import Scheduler
 from parley.service.common import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from parley.service.identity import Identity
@@ -29,6 +30,7 @@ from parley.store.database import (
     Database,
     DatabaseUnavailable,
     InvalidText,
+    InvalidValue,
     StatementTimeout,
 )
 from parley.store.sql import BadPageToken, Cursor, Order
@@ -58,6 +60,7 @@ class Services:
     base_url: str
     # The built-in chat channel (chat.channel.ChatChannel).
     chat: Any
+    retention: Retention
     # Origins whose pages may call from a browser (PARLEY_CORS_ORIGINS).
     cors_origins: tuple[str, ...]
     chat_keep_alive_s: float
@@ -197,6 +200,9 @@ def error_answer(error: Exception) -> Answer:
         api_error = error
     elif isinstance(error, InvalidText):
         api_error = InvalidPayload("Text in the request may not contain the NUL character.")
+    elif isinstance(error, InvalidValue | OverflowError):
+        # A number the database cannot store (SQLite's driver raises OverflowError for it).
+        api_error = InvalidPayload("A value in the request is out of the range the database can store.")
     elif isinstance(error, StatementTimeout):
         api_error = OperationTimeout("The database did not finish this operation in time; try again.")
     elif isinstance(error, DatabaseUnavailable):

@@ -41,6 +41,7 @@ async def advance_clock(request: Call) -> Answer:
         )
     found.clock.advance(decode(raw, AdvanceClock).advance_ms)
     found.scheduler.poke()
+    found.retention.poke()
     if found.dispatcher is not None:
         found.dispatcher.poke()
     return respond({"now": iso_from_ms(found.clock.now_ms()), "adjustable": True})

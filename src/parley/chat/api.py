@@ -49,7 +49,8 @@ def cors_headers(allowed: tuple[str, ...], headers: dict[str, str]) -> list[tupl
 class EventStream(Streamed):
     """The `listen` answer: every signal of the conversation as an SSE event named `message`, a
     keep-alive when there is nothing to say, until the client goes away or the stream is ended
-    (the user removed from the conversation, the server stopping)."""
+    (the user removed from the conversation, the server stopping), which a last event named
+    `close` explains."""
 
     def __init__(
         self,
@@ -101,7 +102,11 @@ class EventStream(Streamed):
                     else _KEEP_ALIVE
                 )
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            last = b""
+            if self._stream.reason is not None:
+                # Named `close`, which clients listening for `message` events do not mistake for a signal.
+                last = b"event: close\ndata: " + msgspec.json.encode({"reason": self._stream.reason}) + b"\n\n"
+            await send({"type": "http.response.body", "body": last, "more_body": False})
         finally:
             self._signals.release(self._stream)
             watcher.cancel()
@@ -112,7 +117,7 @@ class EventStream(Streamed):
         """Ends the stream as soon as the client disconnects."""
         while (await self._receive())["type"] != "http.disconnect":
             pass
-        self._stream.end()
+        self._stream.end(None)
 
 
 Handler = Callable[..., Awaitable[Outcome]]

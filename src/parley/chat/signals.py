@@ -42,7 +42,7 @@ WEBCHAT_ONLY = "~"
 class Stream:
     """One client's stream on a conversation: the signals waiting to be sent to it."""
 
-    __slots__ = ("_pending", "_ready", "conversation_id", "ended", "user_id", "webchat")
+    __slots__ = ("_pending", "_ready", "conversation_id", "ended", "reason", "user_id", "webchat")
 
     def __init__(self, conversation_id: str, user_id: str, *, webchat: bool = False) -> None:
         self.conversation_id = conversation_id
@@ -52,16 +52,21 @@ class Stream:
         self._pending: deque[str] = deque()
         self._ready = asyncio.Event()
         self.ended = False
+        # Why the stream ended, told to the client in a last `close` event; None when the client
+        # itself left.
+        self.reason: str | None = None
 
     def push(self, signal: str) -> None:
         if len(self._pending) >= MAX_BEHIND:
-            self.end()
+            self.end("the client fell too far behind; read the conversation again")
             return
         self._pending.append(signal)
         self._ready.set()
 
-    def end(self) -> None:
-        self.ended = True
+    def end(self, reason: str | None) -> None:
+        if not self.ended:
+            self.ended = True
+            self.reason = reason
         self._ready.set()
 
     async def next(self, wait: float) -> list[str] | None:
@@ -116,7 +121,7 @@ class Signals:
         """Ends every stream of this process (at shutdown)."""
         for streams in list(self._streams.values()):
             for stream in list(streams):
-                stream.end()
+                stream.end("the server is stopping")
 
     async def publish(self, conversation_id: str, signal: str, *, webchat_only: bool = False) -> None:
         """Sends `signal` (the JSON of `{type, data}`) to every stream on the conversation, in
@@ -177,7 +182,7 @@ class Signals:
             user_id = signal[1:]
             for stream in list(streams):
                 if stream.user_id == user_id:
-                    stream.end()
+                    stream.end("the user is no longer a participant")
             return
         webchat_only = signal.startswith(WEBCHAT_ONLY)
         for stream in list(streams):

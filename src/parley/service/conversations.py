@@ -143,6 +143,13 @@ async def get_conversation(conn: Connection, identity: Identity, conversation_id
     return to_conversation(identity, await require_row(conn, identity, conversation_id))
 
 
+async def _sees_task(conn: Connection, identity: Identity, task_id: str) -> bool:
+    """Whether the caller may name the task: it sees the task's conversation (the rule of
+    service.tasks.visible_task, which imports this module)."""
+    task = await task_store.get_task(conn, bot_id=identity.bot_id, id=task_id)
+    return task is not None and await get_row(conn, identity, task["conversation_id"]) is not None
+
+
 async def update_conversation(
     conn: Connection, identity: Identity, conversation_id: str, body: UpdateConversation, *, now: str
 ) -> Conversation:
@@ -151,7 +158,7 @@ async def update_conversation(
     task_id = row["current_task_id"]
     if body.current_task_id is not UNSET:
         task_id = body.current_task_id
-        if task_id is not None and await task_store.get_task(conn, bot_id=identity.bot_id, id=task_id) is None:
+        if task_id is not None and not await _sees_task(conn, identity, task_id):
             raise ReferenceNotFound(f"Task {task_id} not found.")
         await store.set_current_task(conn, id=conversation_id, task_id=task_id, now=now)
     merged = await tag_rules.apply(conn, identity, "conversation", row, changes, now=now)

@@ -229,9 +229,13 @@ class Task(Resource):
     failure_reason: str | None = None
 
 
+# The largest count one report may add: sums stay exact and far from overflowing.
+MAX_ANALYTICS_COUNT = 1_000_000_000
+
+
 class TrackAnalytics(Body):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
-    count: Annotated[int, Meta(ge=1)]
+    count: Annotated[int, Meta(ge=1, le=MAX_ANALYTICS_COUNT)]
 
 
 class ConfigureIntegration(Body):

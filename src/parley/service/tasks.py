@@ -52,9 +52,18 @@ def _timeout(value: str | None, default_ms: int) -> str:
         raise InvalidPayload(f"`timeoutAt` is not an ISO 8601 date-time: {value!r}.") from None
 
 
-async def _require(conn: Connection, identity: Identity, task_id: str) -> TaskRow:
+async def visible_task(conn: Connection, identity: Identity, task_id: str) -> TaskRow | None:
+    """The task if the caller may see it: the one rule for reading and for naming a task, which
+    is that the caller sees the task's conversation."""
     row = await store.get_task(conn, bot_id=identity.bot_id, id=task_id)
     if row is None or await get_conversation_row(conn, identity, row["conversation_id"]) is None:
+        return None
+    return row
+
+
+async def _require(conn: Connection, identity: Identity, task_id: str) -> TaskRow:
+    row = await visible_task(conn, identity, task_id)
+    if row is None:
         raise ResourceNotFound(f"Task {task_id} not found.")
     return row
 
@@ -64,10 +73,8 @@ async def create_task(conn: Connection, identity: Identity, body: CreateTask, *,
         raise ReferenceNotFound(f"Conversation {body.conversation_id} not found.")
     if body.user_id is not None and await get_user_row(conn, identity, body.user_id) is None:
         raise ReferenceNotFound(f"User {body.user_id} not found.")
-    if body.parent_task_id is not None:
-        parent = await store.get_task(conn, bot_id=identity.bot_id, id=body.parent_task_id)
-        if parent is None:
-            raise ReferenceNotFound(f"Task {body.parent_task_id} not found.")
+    if body.parent_task_id is not None and await visible_task(conn, identity, body.parent_task_id) is None:
+        raise ReferenceNotFound(f"Task {body.parent_task_id} not found.")
     now = iso_from_ms(now_ms)
     tags = tag_rules.merge({}, body.tags or {})
     row: TaskRow = {

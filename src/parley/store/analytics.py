@@ -12,14 +12,15 @@ class TotalRow(TypedDict):
     # The alias of the installation that reported; empty for the bot.
     integration: str
     name: str
-    # PostgreSQL sums BIGINT as NUMERIC.
-    total: int | Decimal
+    # Summed as NUMERIC on PostgreSQL and as a float on SQLite (`count * 1.0`), whose integer SUM
+    # fails past 2^63 (counts reported before they were bounded may be that large).
+    total: int | float | Decimal
     first_at: str
     last_at: str
 
 
 _TOTAL_COLUMNS = select_list(
-    TotalRow, alias="", total="SUM(count)", first_at="MIN(created_at)", last_at="MAX(created_at)"
+    TotalRow, alias="", total="SUM(count * 1.0)", first_at="MIN(created_at)", last_at="MAX(created_at)"
 )
 
 

@@ -45,6 +45,10 @@ class InvalidText(DatabaseError):
     """The database refused a value as text (PostgreSQL cannot store the NUL character)."""
 
 
+class InvalidValue(DatabaseError):
+    """The database refused a value of the request for what it is (a number out of range)."""
+
+
 class Row(Protocol):
     """A row as the drivers return it (sqlite3.Row, asyncpg.Record): read by column name, and
     never written to. The store hands rows out under the TypedDict of their columns (`shape`)."""

@@ -18,6 +18,7 @@ from parley.store.database import (
     Connection,
     DatabaseUnavailable,
     InvalidText,
+    InvalidValue,
     Listener,
     R,
     Statement,
@@ -424,8 +425,12 @@ _UNAVAILABLE = (
 def _raise_as_database_error(error: Exception) -> NoReturn:
     """Raises the DatabaseError that `error`, raised by asyncpg or under it, stands for; `error`
     itself when it is no failure of the database (a bug, or an error of the caller's own)."""
-    if isinstance(error, asyncpg.exceptions.CharacterNotInRepertoireError | asyncpg.exceptions.DataError):
+    if isinstance(
+        error, asyncpg.exceptions.CharacterNotInRepertoireError | asyncpg.exceptions.UntranslatableCharacterError
+    ):
         raise InvalidText(str(error)) from error
+    if isinstance(error, asyncpg.exceptions.DataError):
+        raise InvalidValue(str(error)) from error
     # Before _UNAVAILABLE: a cancelled statement is one kind of operator intervention.
     if isinstance(error, asyncpg.exceptions.QueryCanceledError):
         raise StatementTimeout(str(error)) from error

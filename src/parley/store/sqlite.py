@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
+from parley.store import backup
 from parley.store.database import (
     Announcements,
     ConditionFailed,
@@ -251,6 +252,8 @@ class SqliteDatabase:
         self._announcements = Announcements()
         self._writer = _GroupCommit(self._raw, self._announcements)
         self._checkpointer = _Checkpointer(path)
+        # Tells `parley db restore` that the database is in use (store.backup).
+        self._in_use = backup.hold(path)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -278,3 +281,4 @@ class SqliteDatabase:
         self._writer.commit()
         self._checkpointer.stop()
         self._raw.close()
+        backup.release(self._in_use)

@@ -19,6 +19,8 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+_EVENTS_FINISHED = "status IN ('processed', 'failed', 'ignored', 'canceled')"
+
 bots = Table(
     "bots",
     metadata,
@@ -184,6 +186,13 @@ events = Table(
     Column("updated_at", Text, nullable=False),
     Index("events_created", "bot_id", "created_at", "id"),
     Index("events_conversation", "bot_id", "conversation_id", "created_at", "id"),
+    # Retention finds finished events by age (store.retention).
+    Index(
+        "events_finished",
+        "updated_at",
+        sqlite_where=text(_EVENTS_FINISHED),
+        postgresql_where=text(_EVENTS_FINISHED),
+    ),
     Index("events_user", "bot_id", "user_id", "created_at", "id"),
     Index("events_message", "bot_id", "message_id", "created_at", "id"),
 )
