@@ -133,8 +133,16 @@ def parse_body(raw: bytes, type_: type[T]) -> T:
     return decode(raw if raw.strip() else b"{}", type_)
 
 
-@any_method("/chat/{webhook_id}/{path...}")
-async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Streamed:
+# What an operation that does not answer with an Outcome answers, once its database connection
+# is released: given the CORS headers, the answer (a stream to open, a text).
+Reply = Callable[[list[tuple[bytes, bytes]]], Awaitable[Answer | Streamed]]
+Operate = Callable[[Call, Connection, Installation, str, list[str], bytes], Awaitable[Outcome | Reply]]
+
+
+async def serve(request: Call, webhook_id: str, operate: Operate) -> Answer | Streamed:
+    """Answers a request to one of the chat channel's APIs (the Chat API, the Webchat API): CORS,
+    the installation the webhook id names, the operation, the signals it leaves, and its errors
+    in the contract's shape."""
     found = services(request)
     channel: ChatChannel = found.chat
     extra = cors_headers(found.cors_origins, request.headers)
@@ -146,19 +154,45 @@ async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Stream
         raw = await request.body() if method in ("POST", "PUT", "DELETE") else b""
         async with found.db.connection() as conn:
             installation = await channel.installation(conn, webhook_id)
-            if segments == ["hello"] and method == "GET":
-                return Answer(HELLO, 200, headers=[(b"content-type", b"text/plain; charset=utf-8"), *extra])
             answer = await operate(request, conn, installation, method, segments, raw)
-        if isinstance(answer, Outcome):
-            await channel.publish(installation, answer)
-            return Answer(msgspec.json.encode(answer.body), answer.status, headers=[(b"content-type", JSON), *extra])
-        conversation_id, user_id = answer
+        if not isinstance(answer, Outcome):
+            return await answer(extra)
+        await channel.publish(installation, answer)
+        return Answer(msgspec.json.encode(answer.body), answer.status, headers=[(b"content-type", JSON), *extra])
     except Exception as error:
         failed = error_answer(error)
         return Answer(failed.body, failed.status, headers=[(b"content-type", JSON), *extra])
-    request.state[OPERATION] = "chatListen"
-    stream = channel.signals.open(conversation_id, user_id)
-    return EventStream(channel.signals, stream, request.receive, found.chat_keep_alive_s, extra)
+
+
+@any_method("/chat/{webhook_id}/{path...}")
+async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Streamed:
+    return await serve(request, webhook_id, operate)
+
+
+async def _hello(extra: list[tuple[bytes, bytes]]) -> Answer:
+    return Answer(HELLO, 200, headers=[(b"content-type", b"text/plain; charset=utf-8"), *extra])
+
+
+def listener(
+    request: Call,
+    conversation_id: str,
+    user_id: str,
+    *,
+    operation: str = "chatListen",
+    translate: Callable[[str], str | None] | None = None,
+) -> Reply:
+    """The stream of a conversation's signals for the caller; with `translate`, a Webchat API
+    stream (which also hears the webchat's own signals) saying them that way."""
+
+    async def open_stream(extra: list[tuple[bytes, bytes]]) -> Streamed:
+        found = services(request)
+        request.state[OPERATION] = operation
+        stream = found.chat.signals.open(conversation_id, user_id, webchat=translate is not None)
+        return EventStream(
+            found.chat.signals, stream, request.receive, found.chat_keep_alive_s, extra, translate=translate
+        )
+
+    return open_stream
 
 
 def preflight(request: Call, extra: list[tuple[bytes, bytes]]) -> Answer:
@@ -175,12 +209,14 @@ def preflight(request: Call, extra: list[tuple[bytes, bytes]]) -> Answer:
 
 async def operate(
     request: Call, conn: Connection, installation: Installation, method: str, path: list[str], raw: bytes
-) -> Outcome | tuple[str, str]:
+) -> Outcome | Reply:
     """Runs the operation the method and path name."""
     key = request.headers.get("x-user-key")
     now_ms = services(request).clock.now_ms()
     now = services(request).now()
     match (method, *path):
+        case ("GET", "hello"):
+            return _hello
         case ("POST", "users"):
             return await service.create_user(conn, installation, parse_body(raw, service.NewUser), now=now)
         case ("POST", "users", "get-or-create"):
@@ -209,7 +245,7 @@ async def operate(
             page = query_page(request)
             return await service.list_messages(conn, installation, key, conversation, page, now=now)
         case ("GET", "conversations", conversation, "listen"):
-            return await service.listen(conn, installation, key, conversation)
+            return listener(request, *await service.listen(conn, installation, key, conversation))
         case ("POST", "conversations", conversation, "participants"):
             body = parse_body(raw, service.NewParticipant)
             return await service.add_participant(conn, installation, key, conversation, body, now=now)

@@ -6,12 +6,11 @@ from typing import Any
 
 import msgspec
 
-from parley.api.common import error_answer, query_page, query_str, services
-from parley.api.routing import JSON, Answer, Call, Streamed, any_method
+from parley.api.common import query_page, query_str, services
+from parley.api.routing import Answer, Call, Streamed, any_method
 from parley.chat import api as chat_api
 from parley.chat import service as chat
-from parley.chat.api import EventStream, cors_headers, parse_body, path_segments, preflight
-from parley.chat.channel import ChatChannel
+from parley.chat.api import EventStream, Reply, parse_body
 from parley.chat.service import Installation, Outcome
 from parley.errors import ResourceNotFound
 from parley.metrics import OPERATION
@@ -22,86 +21,57 @@ from parley.webchat.service import Started
 
 @any_method("/webchat/{client_id}/{path...}")
 async def webchat_api(request: Call, client_id: str, path: str) -> Answer | Streamed:
-    found = services(request)
-    channel: ChatChannel = found.chat
-    extra = cors_headers(found.cors_origins, request.headers)
-    method = request.scope["method"]
-    if method == "OPTIONS":
-        return preflight(request, extra)
-    segments = path_segments(request, client_id)
-    key = request.headers.get("x-user-key") or None
-    try:
-        raw = await request.body() if method in ("POST", "PUT", "DELETE") else b""
-        async with found.db.connection() as conn:
-            installation = await channel.installation(conn, client_id)
-            if segments == ["initialize"] and method == "GET":
-                started = await service.start(
-                    conn,
-                    installation,
-                    key,
-                    user_id=query_str(request, "userId"),
-                    conversation_id=query_str(request, "conversationId"),
-                    now=found.now(),
-                )
-                answer: Outcome | Started | tuple[str, str] = started
-            else:
-                answer = await _operate(request, conn, installation, method, segments, raw)
-        if isinstance(answer, Outcome):
-            await channel.publish(installation, answer)
-            return Answer(msgspec.json.encode(answer.body), answer.status, headers=[(b"content-type", JSON), *extra])
-        if isinstance(answer, Started):
-            return await _initialize(request, channel, installation, answer, extra)
-    except Exception as error:
-        return _failed(error, extra)
-    conversation_id, user_id = answer
-    request.state[OPERATION] = "webchatListen"
-    stream = channel.signals.open(conversation_id, user_id, webchat=True)
-    return EventStream(
-        channel.signals, stream, request.receive, found.chat_keep_alive_s, extra, translate=service.translate
-    )
+    return await chat_api.serve(request, client_id, _operate)
 
 
-def _failed(error: Exception, extra: list[tuple[bytes, bytes]]) -> Answer:
-    failed = error_answer(error)
-    return Answer(failed.body, failed.status, headers=[(b"content-type", JSON), *extra])
-
-
-async def _initialize(
-    request: Call, channel: ChatChannel, installation: Installation, started: Started, extra: list[tuple[bytes, bytes]]
-) -> Answer | Streamed:
+def _initializer(request: Call, installation: Installation, started: Started) -> Reply:
     """The `initialize` stream: its `init` signal, then the conversation's signals. The stream
     listens before the conversation is read, so nothing said meanwhile is missed (what is both
     read and heard, the webchat keeps once: it knows messages by id)."""
-    found = services(request)
-    request.state[OPERATION] = "webchatInitialize"
-    stream = channel.signals.open(started.conversation["id"], started.user["id"], webchat=True)
-    try:
-        async with found.db.connection() as conn:
-            data = await service.init_data(conn, installation, started, now=found.now())
-    except Exception:
-        channel.signals.release(stream)
-        raise
-    opening = b"event: message\ndata: " + msgspec.json.encode({"type": "init", "data": data}) + b"\n\n"
-    return EventStream(
-        channel.signals,
-        stream,
-        request.receive,
-        found.chat_keep_alive_s,
-        extra,
-        opening=opening,
-        translate=service.translate,
-    )
+
+    async def open_stream(extra: list[tuple[bytes, bytes]]) -> Streamed:
+        found = services(request)
+        request.state[OPERATION] = "webchatInitialize"
+        stream = found.chat.signals.open(started.conversation["id"], started.user["id"], webchat=True)
+        try:
+            async with found.db.connection() as conn:
+                data = await service.init_data(conn, installation, started, now=found.now())
+        except Exception:
+            found.chat.signals.release(stream)
+            raise
+        opening = b"event: message\ndata: " + msgspec.json.encode({"type": "init", "data": data}) + b"\n\n"
+        return EventStream(
+            found.chat.signals,
+            stream,
+            request.receive,
+            found.chat_keep_alive_s,
+            extra,
+            opening=opening,
+            translate=service.translate,
+        )
+
+    return open_stream
 
 
 async def _operate(
     request: Call, conn: Connection, installation: Installation, method: str, path: list[str], raw: bytes
-) -> Outcome | tuple[str, str]:
+) -> Outcome | Reply:
     """Runs the operation the method and path name."""
     key = request.headers.get("x-user-key")
     now_ms = services(request).clock.now_ms()
     now = services(request).now()
     body: Any
     match (method, *path):
+        case ("GET", "initialize"):
+            started = await service.start(
+                conn,
+                installation,
+                key or None,
+                user_id=query_str(request, "userId"),
+                conversation_id=query_str(request, "conversationId"),
+                now=now,
+            )
+            return _initializer(request, installation, started)
         case ("POST", "users"):
             return await service.create_user(conn, installation, parse_body(raw, service.UserFields), now=now)
         case ("POST", "users", "key"):
@@ -111,6 +81,9 @@ async def _operate(
         case ("PUT", "users", "me"):
             body = parse_body(raw, service.UserFields)
             return await service.update_user(conn, installation, key, body, now=now)
+        case ("GET", "conversations", conversation, "listen"):
+            found = await chat.listen(conn, installation, key, conversation)
+            return chat_api.listener(request, *found, operation="webchatListen", translate=service.translate)
         case ("GET", "conversations", conversation, "messages"):
             page = query_page(request)
             return await service.list_messages(conn, installation, key, conversation, page, now=now)
@@ -159,7 +132,6 @@ _SHARED = {
     ("GET", "conversations"),
     ("GET", "conversations", "{}"),
     ("DELETE", "conversations", "{}"),
-    ("GET", "conversations", "{}", "listen"),
     ("DELETE", "conversations", "{}", "participants", "{}"),
     ("DELETE", "messages", "{}"),
 }
