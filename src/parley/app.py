@@ -44,6 +44,7 @@ from parley.retention import Retention
 from parley.scheduler import Scheduler
 from parley.service.schemas import default_message_types
 from parley.store import open_database
+from parley.webchat import api as webchat_api
 
 # Objects allocated before the collector looks at the youngest generation (700 by default): a
 # request allocates a few thousand, so the default collects several times per request.
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         *webhooks.operations,
         *chat_api.operations,
         *console_api.operations,
+        *webchat_api.operations,
     ]
     app = Application(operations, lifespan=lifespan, on_error=error_answer, max_body=settings.max_body_bytes)
     return measure(reauthenticating(app))

@@ -53,13 +53,24 @@ class EventStream(Streamed):
     `close` explains."""
 
     def __init__(
-        self, signals: Signals, stream: Stream, receive: Receive, keep_alive_s: float, extra: list[tuple[bytes, bytes]]
+        self,
+        signals: Signals,
+        stream: Stream,
+        receive: Receive,
+        keep_alive_s: float,
+        extra: list[tuple[bytes, bytes]],
+        *,
+        opening: bytes = b": stream open\n\n",
+        translate: Callable[[str], str | None] | None = None,
     ) -> None:
         self._signals = signals
         self._stream = stream
         self._receive = receive
         self._keep_alive_s = keep_alive_s
         self._extra = extra
+        # What the stream starts with, and how each signal is said to its client (None: not at all).
+        self._opening = opening
+        self._translate = translate
 
     async def send(self, send: Send) -> None:
         watcher = asyncio.get_running_loop().create_task(self._watch())
@@ -76,11 +87,15 @@ class EventStream(Streamed):
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": b": stream open\n\n", "more_body": True})
+            await send({"type": "http.response.body", "body": self._opening, "more_body": True})
             while True:
                 signals = await self._stream.next(self._keep_alive_s)
                 if signals is None:
                     break
+                if signals and self._translate is not None:
+                    signals = [said for said in map(self._translate, signals) if said is not None]
+                    if not signals:
+                        continue
                 chunk = (
                     b"".join(b"event: message\ndata: " + signal.encode() + b"\n\n" for signal in signals)
                     if signals
@@ -108,45 +123,79 @@ class EventStream(Streamed):
 Handler = Callable[..., Awaitable[Outcome]]
 
 
-def _segments(request: Call, webhook_id: str) -> list[str]:
+def path_segments(request: Call, webhook_id: str) -> list[str]:
     raw = request.scope.get("raw_path") or request.scope["path"].encode()
     _, _, after = raw.decode("latin-1").partition(f"/{webhook_id}")
     return [unquote(segment) for segment in after.split("/") if segment]
 
 
-def _body(raw: bytes, type_: type[T]) -> T:
+def parse_body(raw: bytes, type_: type[T]) -> T:
     return decode(raw if raw.strip() else b"{}", type_)
 
 
-@any_method("/chat/{webhook_id}/{path...}")
-async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Streamed:
+# What an operation that does not answer with an Outcome answers, once its database connection
+# is released: given the CORS headers, the answer (a stream to open, a text).
+Reply = Callable[[list[tuple[bytes, bytes]]], Awaitable[Answer | Streamed]]
+Operate = Callable[[Call, Connection, Installation, str, list[str], bytes], Awaitable[Outcome | Reply]]
+
+
+async def serve(request: Call, webhook_id: str, operate: Operate) -> Answer | Streamed:
+    """Answers a request to one of the chat channel's APIs (the Chat API, the Webchat API): CORS,
+    the installation the webhook id names, the operation, the signals it leaves, and its errors
+    in the contract's shape."""
     found = services(request)
     channel: ChatChannel = found.chat
     extra = cors_headers(found.cors_origins, request.headers)
     method = request.scope["method"]
     if method == "OPTIONS":
-        return _preflight(request, extra)
-    segments = _segments(request, webhook_id)
+        return preflight(request, extra)
+    segments = path_segments(request, webhook_id)
     try:
         raw = await request.body() if method in ("POST", "PUT", "DELETE") else b""
         async with found.db.connection() as conn:
             installation = await channel.installation(conn, webhook_id)
-            if segments == ["hello"] and method == "GET":
-                return Answer(HELLO, 200, headers=[(b"content-type", b"text/plain; charset=utf-8"), *extra])
-            answer = await _operate(request, conn, installation, method, segments, raw)
-        if isinstance(answer, Outcome):
-            await channel.publish(installation, answer)
-            return Answer(msgspec.json.encode(answer.body), answer.status, headers=[(b"content-type", JSON), *extra])
-        conversation_id, user_id = answer
+            answer = await operate(request, conn, installation, method, segments, raw)
+        if not isinstance(answer, Outcome):
+            return await answer(extra)
+        await channel.publish(installation, answer)
+        return Answer(msgspec.json.encode(answer.body), answer.status, headers=[(b"content-type", JSON), *extra])
     except Exception as error:
         failed = error_answer(error)
         return Answer(failed.body, failed.status, headers=[(b"content-type", JSON), *extra])
-    request.state[OPERATION] = "chatListen"
-    stream = channel.signals.open(conversation_id, user_id)
-    return EventStream(channel.signals, stream, request.receive, found.chat_keep_alive_s, extra)
 
 
-def _preflight(request: Call, extra: list[tuple[bytes, bytes]]) -> Answer:
+@any_method("/chat/{webhook_id}/{path...}")
+async def chat_api(request: Call, webhook_id: str, path: str) -> Answer | Streamed:
+    return await serve(request, webhook_id, operate)
+
+
+async def _hello(extra: list[tuple[bytes, bytes]]) -> Answer:
+    return Answer(HELLO, 200, headers=[(b"content-type", b"text/plain; charset=utf-8"), *extra])
+
+
+def listener(
+    request: Call,
+    conversation_id: str,
+    user_id: str,
+    *,
+    operation: str = "chatListen",
+    translate: Callable[[str], str | None] | None = None,
+) -> Reply:
+    """The stream of a conversation's signals for the caller; with `translate`, a Webchat API
+    stream (which also hears the webchat's own signals) saying them that way."""
+
+    async def open_stream(extra: list[tuple[bytes, bytes]]) -> Streamed:
+        found = services(request)
+        request.state[OPERATION] = operation
+        stream = found.chat.signals.open(conversation_id, user_id, webchat=translate is not None)
+        return EventStream(
+            found.chat.signals, stream, request.receive, found.chat_keep_alive_s, extra, translate=translate
+        )
+
+    return open_stream
+
+
+def preflight(request: Call, extra: list[tuple[bytes, bytes]]) -> Answer:
     headers = list(extra)
     if extra:
         asked = request.headers.get("access-control-request-headers", "")
@@ -158,29 +207,33 @@ def _preflight(request: Call, extra: list[tuple[bytes, bytes]]) -> Answer:
     return Answer(b"", 204, headers=headers)
 
 
-async def _operate(
+async def operate(
     request: Call, conn: Connection, installation: Installation, method: str, path: list[str], raw: bytes
-) -> Outcome | tuple[str, str]:
+) -> Outcome | Reply:
     """Runs the operation the method and path name."""
     key = request.headers.get("x-user-key")
     now_ms = services(request).clock.now_ms()
     now = services(request).now()
     match (method, *path):
+        case ("GET", "hello"):
+            return _hello
         case ("POST", "users"):
-            return await service.create_user(conn, installation, _body(raw, service.NewUser), now=now)
+            return await service.create_user(conn, installation, parse_body(raw, service.NewUser), now=now)
         case ("POST", "users", "get-or-create"):
-            return await service.get_or_create_user(conn, installation, key, _body(raw, service.UserFields), now=now)
+            return await service.get_or_create_user(
+                conn, installation, key, parse_body(raw, service.UserFields), now=now
+            )
         case ("GET", "users", "me"):
             return await service.get_user(conn, installation, key)
         case ("PUT", "users", "me"):
-            return await service.update_user(conn, installation, key, _body(raw, service.UserFields), now=now)
+            return await service.update_user(conn, installation, key, parse_body(raw, service.UserFields), now=now)
         case ("DELETE", "users", "me"):
             return await service.delete_user(conn, installation, key)
         case ("POST", "conversations"):
-            body: Any = _body(raw, service.NewConversation)
+            body: Any = parse_body(raw, service.NewConversation)
             return await service.create_conversation(conn, installation, key, body, now=now)
         case ("POST", "conversations", "get-or-create"):
-            body = _body(raw, service.ConversationById)
+            body = parse_body(raw, service.ConversationById)
             return await service.get_or_create_conversation(conn, installation, key, body, now=now)
         case ("GET", "conversations"):
             return await service.list_conversations(conn, installation, key, query_page(request))
@@ -193,9 +246,9 @@ async def _operate(
             return await service.list_messages(conn, installation, key, conversation, page, now=now)
         case ("GET", "conversations", *parts, "listen") if parts:
             # @botpress/chat 0.5.5 puts the id in this path as it is, without escaping its slashes.
-            return await service.listen(conn, installation, key, "/".join(parts))
+            return listener(request, *await service.listen(conn, installation, key, "/".join(parts)))
         case ("POST", "conversations", conversation, "participants"):
-            body = _body(raw, service.NewParticipant)
+            body = parse_body(raw, service.NewParticipant)
             return await service.add_participant(conn, installation, key, conversation, body, now=now)
         case ("GET", "conversations", conversation, "participants"):
             return await service.list_participants(conn, installation, key, conversation, query_page(request))
@@ -204,13 +257,15 @@ async def _operate(
         case ("DELETE", "conversations", conversation, "participants", user):
             return await service.remove_participant(conn, installation, key, conversation, user)
         case ("POST", "messages"):
-            return await service.create_message(conn, installation, key, _body(raw, service.NewMessage), now_ms=now_ms)
+            return await service.create_message(
+                conn, installation, key, parse_body(raw, service.NewMessage), now_ms=now_ms
+            )
         case ("GET", "messages", message):
             return await service.get_message(conn, installation, key, message)
         case ("DELETE", "messages", message):
             return await service.delete_message(conn, installation, key, message)
         case ("POST", "events"):
-            return await service.create_event(conn, installation, key, _body(raw, service.NewEvent), now_ms=now_ms)
+            return await service.create_event(conn, installation, key, parse_body(raw, service.NewEvent), now_ms=now_ms)
         case ("GET", "events", event):
             return await service.get_event(conn, installation, key, event)
     raise ResourceNotFound(f"Chat API operation not found: {method} /{'/'.join(path)}.")

@@ -1,6 +1,7 @@
 """The chat channel of one process: which installation a Chat API request addresses, and what the
-platform does in place of calling the integration's server: the bot's messages and `sendEvent`
-actions become signals on the conversation's streams, and the configuration's `webhookUrl`, when
+platform does in place of calling the integration's server: the bot's messages and actions
+(`sendEvent`, and the webchat's typing indicator and `customEvent`) become signals on the
+conversation's streams, and the configuration's `webhookUrl`, when
 set, is sent every signal too, through the outbox."""
 
 import logging
@@ -115,18 +116,44 @@ class ChatChannel:
         await self._to_webhook(installation, [found])
 
     async def act(self, call: Local) -> dict[str, Any]:
-        """Performs an action of the chat integration for the bot (`sendEvent`)."""
+        """Performs an action of the chat integration for the bot: `sendEvent` for the Chat API's
+        clients; the typing indicator and `customEvent` for the webchat's."""
         assert call.input is not None, "an action call carries its input"
         name, given = call.input["type"], call.input["input"]
-        if name != definition.SEND_EVENT:
+        if name not in (definition.SEND_EVENT, *_WEBCHAT_ACTIONS):
             raise Runtime(f"The chat integration has no action {name!r}.")
         async with self._db.connection() as conn:
             installation = await self._by_alias(conn, call.bot_id, call.alias)
             if installation is None:
                 raise InvalidPayload(f"No chat channel is installed as {call.alias!r} in bot {call.bot_id}.")
+            if name != definition.SEND_EVENT:
+                row = await service.require_conversation(conn, installation, given["conversationId"])
+                await self.signals.publish(row["id"], _webchat_signal(name, given), webchat_only=True)
+                return {}
             conversation_id, signal = await service.bot_event_signal(
                 conn, installation, given["conversationId"], given["payload"], now_ms=self._clock.now_ms()
             )
         await self.signals.publish(conversation_id, signal)
         await self._to_webhook(installation, [(conversation_id, signal)])
         return {}
+
+
+_WEBCHAT_ACTIONS = (definition.START_TYPING, definition.STOP_TYPING, definition.WEBCHAT_EVENT)
+
+
+def _webchat_signal(action: str, given: dict[str, Any]) -> str:
+    """The Webchat API's signal for one of its actions."""
+    if action == definition.START_TYPING:
+        timeout = given.get("timeout")
+        return service.signal("typing_started", {} if timeout is None else {"timeout": timeout})
+    if action == definition.STOP_TYPING:
+        return service.signal("typing_stopped", {})
+    event = given["event"]
+    if isinstance(event, str):
+        try:
+            event = msgspec.json.decode(event)
+        except msgspec.DecodeError:
+            raise InvalidPayload("`event` of customEvent is an object, or the JSON text of one.") from None
+    if not isinstance(event, dict):
+        raise InvalidPayload("`event` of customEvent is an object, or the JSON text of one.")
+    return service.signal("custom", {"event": event})

@@ -20,11 +20,29 @@ CHANNEL = "channel"
 OWNER = "owner"
 FID = "fid"
 PROFILE = "profile"
+FEEDBACK = "feedback"
 CUSTOM_EVENT = "custom"
+CONVERSATION_STARTED = "conversationStarted"
+MESSAGE_FEEDBACK = "messageFeedback"
 SEND_EVENT = "sendEvent"
+# Actions for pages with the official webchat (the Webchat API's streams only).
+START_TYPING = "startTypingIndicator"
+STOP_TYPING = "stopTypingIndicator"
+WEBCHAT_EVENT = "customEvent"
 
 _OBJECT = {"type": "object", "additionalProperties": True}
 _STRING = {"type": "string"}
+_CONVERSATION = {"conversationId": _STRING}
+_EMPTY_OUTPUT = {"schema": {"type": "object"}}
+
+
+def _action(title: str, description: str, properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "title": title,
+        "description": description,
+        "input": {"schema": {"type": "object", "properties": properties, "required": required}},
+        "output": _EMPTY_OUTPUT,
+    }
 
 
 def _message_schemas() -> dict[str, Any]:
@@ -56,7 +74,7 @@ def document() -> dict[str, Any]:
     """The definition as the integrations table stores it."""
     return {
         "title": "Chat",
-        "description": "Talk to the bot over HTTP with @botpress/chat; served by Parley itself.",
+        "description": "Talk to the bot with @botpress/chat or the official webchat; served by Parley itself.",
         "configuration": {
             "schema": {
                 "type": "object",
@@ -74,7 +92,12 @@ def document() -> dict[str, Any]:
                         FID: {"title": "Client id", "description": "The id the client chose, if any."},
                     }
                 },
-                "message": {"tags": {FID: {"title": "Client id"}}},
+                "message": {
+                    "tags": {
+                        FID: {"title": "Client id"},
+                        FEEDBACK: {"title": "Feedback", "description": "positive or negative, as the user rated it."},
+                    }
+                },
             }
         },
         "user": {
@@ -92,7 +115,31 @@ def document() -> dict[str, Any]:
                     "properties": {"userId": _STRING, "conversationId": _STRING, "payload": _OBJECT},
                     "required": ["userId", "conversationId", "payload"],
                 },
-            }
+            },
+            CONVERSATION_STARTED: {
+                "title": "Conversation started",
+                "description": "A page with the webchat opened the conversation.",
+                "schema": {
+                    "type": "object",
+                    "properties": {"userId": _STRING, "conversationId": _STRING},
+                    "required": ["userId", "conversationId"],
+                },
+            },
+            MESSAGE_FEEDBACK: {
+                "title": "Message feedback",
+                "description": "A user rated a message in the webchat.",
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "userId": _STRING,
+                        "conversationId": _STRING,
+                        "messageId": _STRING,
+                        "value": {"enum": ["positive", "negative"]},
+                        "comment": _STRING,
+                    },
+                    "required": ["userId", "conversationId", "messageId", "value"],
+                },
+            },
         },
         "actions": {
             SEND_EVENT: {
@@ -105,8 +152,26 @@ def document() -> dict[str, Any]:
                         "required": ["conversationId", "payload"],
                     }
                 },
-                "output": {"schema": {"type": "object"}},
-            }
+                "output": _EMPTY_OUTPUT,
+            },
+            START_TYPING: _action(
+                "Start the typing indicator",
+                "Shows the webchat's typing indicator in a conversation, for `timeout` ms (5 s by default).",
+                {**_CONVERSATION, "messageId": _STRING, "timeout": {"type": "number", "minimum": 0}},
+                ["conversationId"],
+            ),
+            STOP_TYPING: _action(
+                "Stop the typing indicator",
+                "Hides the webchat's typing indicator in a conversation.",
+                {**_CONVERSATION, "messageId": _STRING},
+                ["conversationId"],
+            ),
+            WEBCHAT_EVENT: _action(
+                "Send a custom event to the webchat",
+                "Sends `event` (an object, or its JSON text) to the webchat pages showing a conversation.",
+                {**_CONVERSATION, "event": {"type": ["object", "string"]}},
+                ["conversationId", "event"],
+            ),
         },
     }
 

@@ -145,17 +145,17 @@ def _user_tags(row: UserRow) -> dict[str, str]:
     return decode_tags(row["tags"])
 
 
-def _user_name(installation: Installation, row: UserRow) -> str:
+def known_user_id(installation: Installation, row: UserRow) -> str:
     """The id a client knows the user by."""
     return _user_tags(row).get(f"{installation.alias}:{FID}") or row["id"]
 
 
-def _conversation_name(installation: Installation, row: ConversationRow) -> str:
+def conversation_name(installation: Installation, row: ConversationRow) -> str:
     return decode_tags(row["tags"]).get(f"{installation.alias}:{FID}") or row["id"]
 
 
 def user_body(installation: Installation, row: UserRow) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": _user_name(installation, row)}
+    body: dict[str, Any] = {"id": known_user_id(installation, row)}
     if row["name"] is not None:
         body["name"] = row["name"]
     if row["picture_url"] is not None:
@@ -170,7 +170,7 @@ def user_body(installation: Installation, row: UserRow) -> dict[str, Any]:
 
 def conversation_body(installation: Installation, row: ConversationRow) -> dict[str, Any]:
     return {
-        "id": _conversation_name(installation, row),
+        "id": conversation_name(installation, row),
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
     }
@@ -236,7 +236,7 @@ def message_body(
     return body
 
 
-def _stored(message: Message, conversation: str, author: str) -> dict[str, Any]:
+def stored_message(message: Message, conversation: str, author: str) -> dict[str, Any]:
     """A stored message as clients read it, in the conversation and by the author they know."""
     return message_body(
         message_id=message.id,
@@ -267,7 +267,7 @@ def _conversation_lookup(installation: Installation) -> Lookup[ConversationRow]:
     return conversation_store.lookup(installation.identity.bot_id, channel=CHANNEL, integration=installation.alias)
 
 
-async def _find_user(conn: Connection, installation: Installation, name: str) -> UserRow | None:
+async def find_user(conn: Connection, installation: Installation, name: str) -> UserRow | None:
     """The installation's user a client names: by its fid, else by its Parley id."""
     row = await _user_lookup(installation).find(conn, _fid_key(installation, name))
     if row is None:
@@ -281,11 +281,11 @@ def _found(row: R | None, what: str) -> R:
     return row
 
 
-async def _require_user(conn: Connection, installation: Installation, name: str) -> UserRow:
-    return _found(await _find_user(conn, installation, name), f"User {name}")
+async def require_user(conn: Connection, installation: Installation, name: str) -> UserRow:
+    return _found(await find_user(conn, installation, name), f"User {name}")
 
 
-async def _find_conversation(conn: Connection, installation: Installation, name: str) -> ConversationRow | None:
+async def find_conversation(conn: Connection, installation: Installation, name: str) -> ConversationRow | None:
     row = await _conversation_lookup(installation).find(conn, _fid_key(installation, name))
     if row is None:
         row = await conversations.get_row(conn, installation.identity, name)
@@ -294,8 +294,8 @@ async def _find_conversation(conn: Connection, installation: Installation, name:
     return row
 
 
-async def _require_conversation(conn: Connection, installation: Installation, name: str) -> ConversationRow:
-    return _found(await _find_conversation(conn, installation, name), f"Conversation {name}")
+async def require_conversation(conn: Connection, installation: Installation, name: str) -> ConversationRow:
+    return _found(await find_conversation(conn, installation, name), f"Conversation {name}")
 
 
 def _owner_of(installation: Installation, row: ConversationRow) -> str | None:
@@ -310,7 +310,7 @@ def _require_owner(installation: Installation, row: ConversationRow, caller: Use
 NOT_PARTICIPANT = "You are not a participant in this conversation."
 
 
-async def _require_participant(
+async def require_participant(
     conn: Connection, row: ConversationRow, caller: UserRow, message: str = NOT_PARTICIPANT
 ) -> None:
     if await conversation_store.get_participant(conn, conversation_id=row["id"], user_id=caller["id"]) is None:
@@ -319,14 +319,14 @@ async def _require_participant(
 
 async def caller(conn: Connection, installation: Installation, key: str | None) -> UserRow:
     """The user whose key the request carries; 401 for a bad key, 404 for a user who is gone."""
-    return await _require_user(conn, installation, key_user(installation, key))
+    return await require_user(conn, installation, key_user(installation, key))
 
 
-async def _names_of(conn: Connection, installation: Installation, user_ids: set[str]) -> dict[str, str]:
+async def names_of(conn: Connection, installation: Installation, user_ids: set[str]) -> dict[str, str]:
     """The ids clients know these users by; the bot's own user is known by its Parley id."""
     rows = await user_store.get_users(conn, bot_id=installation.identity.bot_id, ids=sorted(user_ids))
     names = {user_id: user_id for user_id in user_ids}
-    names.update({row["id"]: _user_name(installation, row) for row in rows})
+    names.update({row["id"]: known_user_id(installation, row) for row in rows})
     return names
 
 
@@ -340,12 +340,12 @@ async def create_user(conn: Connection, installation: Installation, body: NewUse
     tags: dict[str, str | None] = {PROFILE: body.profile} if body.profile else {}
     async with conn.transaction(lock=None if body.id is None else _user_lock(installation, check_fid(body.id))):
         if body.id is not None:
-            if await _find_user(conn, installation, body.id) is not None:
+            if await find_user(conn, installation, body.id) is not None:
                 raise AlreadyExists(f"User with id {body.id} already exists.")
             tags[FID] = body.id
         new = CreateUser(tags=tags, name=body.name, picture_url=body.picture_url)
         created = await users.create_user(conn, installation.identity, new, now=now)
-        row = await _require_user(conn, installation, created.id)
+        row = await require_user(conn, installation, created.id)
     key = keys.sign(installation.secret, body.id or created.id)
     return Outcome({"user": user_body(installation, row), "key": key}, 201)
 
@@ -360,7 +360,7 @@ async def get_or_create_user(
     name = key_user(installation, key)
     _check_profile(body.profile)
     async with conn.transaction(lock=_user_lock(installation, name)):
-        row = await _find_user(conn, installation, name)
+        row = await find_user(conn, installation, name)
         if row is None:
             tags: dict[str, str | None] = {FID: check_fid(name)}
             if body.profile:
@@ -371,7 +371,7 @@ async def get_or_create_user(
                 CreateUser(tags=tags, name=body.name, picture_url=body.picture_url),
                 now=now,
             )
-            row = await _require_user(conn, installation, created.id)
+            row = await require_user(conn, installation, created.id)
         elif body.name is not None or body.picture_url is not None or body.profile is not None:
             row = await _update(conn, installation, row, body, now=now)
     return Outcome({"user": user_body(installation, row)}, 201)
@@ -384,7 +384,7 @@ async def _update(conn: Connection, installation: Installation, row: UserRow, bo
         picture_url=msgspec.UNSET if body.picture_url is None else body.picture_url,
     )
     await users.update_user(conn, installation.identity, row["id"], changes, now=now)
-    return await _require_user(conn, installation, row["id"])
+    return await require_user(conn, installation, row["id"])
 
 
 async def get_user(conn: Connection, installation: Installation, key: str | None) -> Outcome:
@@ -426,7 +426,7 @@ async def _new_conversation(
     await conversation_store.add_participant(
         conn, bot_id=installation.identity.bot_id, conversation_id=created.id, user_id=owner["id"], now=now
     )
-    return await _require_conversation(conn, installation, created.id)
+    return await require_conversation(conn, installation, created.id)
 
 
 async def create_conversation(
@@ -435,7 +435,7 @@ async def create_conversation(
     fid = None if body.id is None else check_fid(body.id)
     async with conn.transaction(lock=None if fid is None else _conversation_lock(installation, fid)):
         owner = await caller(conn, installation, key)
-        if fid is not None and await _find_conversation(conn, installation, fid) is not None:
+        if fid is not None and await find_conversation(conn, installation, fid) is not None:
             raise AlreadyExists(f"Conversation with id {fid} already exists.")
         row = await _new_conversation(conn, installation, owner, fid, now=now)
     return Outcome({"conversation": conversation_body(installation, row)}, 201)
@@ -447,7 +447,7 @@ async def get_or_create_conversation(
     fid = check_fid(body.id)
     async with conn.transaction(lock=_conversation_lock(installation, fid)):
         owner = await caller(conn, installation, key)
-        row = await _find_conversation(conn, installation, fid)
+        row = await find_conversation(conn, installation, fid)
         if row is None:
             row = await _new_conversation(conn, installation, owner, fid, now=now)
         else:
@@ -457,15 +457,15 @@ async def get_or_create_conversation(
 
 async def get_conversation(conn: Connection, installation: Installation, key: str | None, name: str) -> Outcome:
     user = await caller(conn, installation, key)
-    row = await _require_conversation(conn, installation, name)
-    await _require_participant(conn, row, user)
+    row = await require_conversation(conn, installation, name)
+    await require_participant(conn, row, user)
     return Outcome({"conversation": conversation_body(installation, row)})
 
 
 async def delete_conversation(conn: Connection, installation: Installation, key: str | None, name: str) -> Outcome:
     async with conn.transaction():
         user = await caller(conn, installation, key)
-        row = await _require_conversation(conn, installation, name)
+        row = await require_conversation(conn, installation, name)
         _require_owner(installation, row, user)
         await conversations.delete_conversation(conn, installation.identity, row["id"])
     return Outcome({})
@@ -487,18 +487,20 @@ async def list_conversations(conn: Connection, installation: Installation, key: 
         cursor=page.cursor,
         limit=page.size,
     )
-    return Outcome({"conversations": [conversation_body(installation, row) for row in rows], "meta": _meta(next_token)})
+    return Outcome(
+        {"conversations": [conversation_body(installation, row) for row in rows], "meta": page_meta(next_token)}
+    )
 
 
-def _meta(next_token: str | None) -> dict[str, str]:
+def page_meta(next_token: str | None) -> dict[str, str]:
     return {"nextToken": next_token} if next_token else {}
 
 
 async def listen(conn: Connection, installation: Installation, key: str | None, name: str) -> tuple[str, str]:
     """The conversation's and the caller's Parley ids, once the caller may listen to it."""
     user = await caller(conn, installation, key)
-    row = await _require_conversation(conn, installation, name)
-    await _require_participant(conn, row, user)
+    row = await require_conversation(conn, installation, name)
+    await require_participant(conn, row, user)
     return row["id"], user["id"]
 
 
@@ -510,14 +512,14 @@ async def add_participant(
 ) -> Outcome:
     async with conn.transaction():
         user = await caller(conn, installation, key)
-        row = await _require_conversation(conn, installation, name)
+        row = await require_conversation(conn, installation, name)
         _require_owner(installation, row, user)
-        added = await _require_user(conn, installation, body.user_id)
+        added = await require_user(conn, installation, body.user_id)
         await conversation_store.add_participant(
             conn, bot_id=installation.identity.bot_id, conversation_id=row["id"], user_id=added["id"], now=now
         )
-    conversation = _conversation_name(installation, row)
-    data = {"conversationId": conversation, "participantId": _user_name(installation, added)}
+    conversation = conversation_name(installation, row)
+    data = {"conversationId": conversation, "participantId": known_user_id(installation, added)}
     return Outcome(
         {"participant": user_body(installation, added)},
         signals=[(row["id"], signal("participant_added", data))],
@@ -528,9 +530,9 @@ async def get_participant(
     conn: Connection, installation: Installation, key: str | None, name: str, user_name: str
 ) -> Outcome:
     user = await caller(conn, installation, key)
-    row = await _require_conversation(conn, installation, name)
+    row = await require_conversation(conn, installation, name)
     _require_owner(installation, row, user)
-    participant = await _find_user(conn, installation, user_name)
+    participant = await find_user(conn, installation, user_name)
     found = (
         None
         if participant is None
@@ -546,16 +548,19 @@ async def remove_participant(
 ) -> Outcome:
     async with conn.transaction():
         user = await caller(conn, installation, key)
-        row = await _require_conversation(conn, installation, name)
+        row = await require_conversation(conn, installation, name)
         _require_owner(installation, row, user)
-        removed = await _find_user(conn, installation, user_name)
+        removed = await find_user(conn, installation, user_name)
         if removed is not None and removed["id"] == _owner_of(installation, row):
             raise InvalidPayload("The owner of a conversation cannot be removed from it.")
         if removed is None or not await conversation_store.remove_participant(
             conn, conversation_id=row["id"], user_id=removed["id"]
         ):
             raise ResourceNotFound(f"Participant {user_name} not found in conversation {name}.")
-    data = {"conversationId": _conversation_name(installation, row), "participantId": _user_name(installation, removed)}
+    data = {
+        "conversationId": conversation_name(installation, row),
+        "participantId": known_user_id(installation, removed),
+    }
     return Outcome(
         {},
         signals=[(row["id"], signal("participant_removed", data))],
@@ -567,12 +572,12 @@ async def list_participants(
     conn: Connection, installation: Installation, key: str | None, name: str, page: Page
 ) -> Outcome:
     user = await caller(conn, installation, key)
-    row = await _require_conversation(conn, installation, name)
-    await _require_participant(conn, row, user)
+    row = await require_conversation(conn, installation, name)
+    await require_participant(conn, row, user)
     rows, next_token = await conversation_store.list_participants(
         conn, conversation_id=row["id"], cursor=page.cursor, limit=page.size
     )
-    return Outcome({"participants": [user_body(installation, r) for r in rows], "meta": _meta(next_token)})
+    return Outcome({"participants": [user_body(installation, r) for r in rows], "meta": page_meta(next_token)})
 
 
 # Messages
@@ -584,8 +589,8 @@ async def create_message(
     message_type, payload = to_runtime_payload(body.payload, body.metadata)
     async with conn.transaction():
         user = await caller(conn, installation, key)
-        row = await _require_conversation(conn, installation, body.conversation_id)
-        await _require_participant(conn, row, user, "You are not a participant in this message's conversation.")
+        row = await require_conversation(conn, installation, body.conversation_id)
+        await require_participant(conn, row, user, "You are not a participant in this message's conversation.")
         created = await messages.create_message(
             conn,
             installation.identity,
@@ -595,8 +600,8 @@ async def create_message(
     answer = message_body(
         message_id=created.id,
         created_at=created.created_at,
-        conversation=_conversation_name(installation, row),
-        author=_user_name(installation, user),
+        conversation=conversation_name(installation, row),
+        author=known_user_id(installation, user),
         message_type=message_type,
         payload=payload,
     )
@@ -605,33 +610,33 @@ async def create_message(
     )
 
 
-async def _visible_message(
+async def visible_message(
     conn: Connection, installation: Installation, user: UserRow, message_id: str
 ) -> tuple[Message, ConversationRow]:
     message = await messages.get_message(conn, installation.identity, message_id)
-    row = await _require_conversation(conn, installation, message.conversation_id)
-    await _require_participant(conn, row, user, "You are not a participant in this message's conversation.")
+    row = await require_conversation(conn, installation, message.conversation_id)
+    await require_participant(conn, row, user, "You are not a participant in this message's conversation.")
     return message, row
 
 
 async def get_message(conn: Connection, installation: Installation, key: str | None, message_id: str) -> Outcome:
     user = await caller(conn, installation, key)
-    message, row = await _visible_message(conn, installation, user, message_id)
-    names = await _names_of(conn, installation, {message.user_id})
-    return Outcome({"message": _stored(message, _conversation_name(installation, row), names[message.user_id])})
+    message, row = await visible_message(conn, installation, user, message_id)
+    names = await names_of(conn, installation, {message.user_id})
+    return Outcome({"message": stored_message(message, conversation_name(installation, row), names[message.user_id])})
 
 
 async def delete_message(conn: Connection, installation: Installation, key: str | None, message_id: str) -> Outcome:
     async with conn.transaction():
         user = await caller(conn, installation, key)
-        message, row = await _visible_message(conn, installation, user, message_id)
+        message, row = await visible_message(conn, installation, user, message_id)
         if message.user_id != user["id"]:
             raise Forbidden("You are not the sender of this message.")
         await messages.delete_message(conn, installation.identity, message.id)
     data = {
         "id": message.id,
-        "conversationId": _conversation_name(installation, row),
-        "userId": _user_name(installation, user),
+        "conversationId": conversation_name(installation, row),
+        "userId": known_user_id(installation, user),
     }
     return Outcome({}, signals=[(row["id"], signal("message_deleted", data))])
 
@@ -640,8 +645,8 @@ async def list_messages(
     conn: Connection, installation: Installation, key: str | None, name: str, page: Page, *, now: str
 ) -> Outcome:
     user = await caller(conn, installation, key)
-    row = await _require_conversation(conn, installation, name)
-    await _require_participant(conn, row, user)
+    row = await require_conversation(conn, installation, name)
+    await require_participant(conn, row, user)
     found, next_token = await messages.list_messages(
         conn,
         installation.identity,
@@ -652,12 +657,12 @@ async def list_messages(
         now=now,
         page=page,
     )
-    names = await _names_of(conn, installation, {message.user_id for message in found})
-    conversation = _conversation_name(installation, row)
+    names = await names_of(conn, installation, {message.user_id for message in found})
+    conversation = conversation_name(installation, row)
     return Outcome(
         {
-            "messages": [_stored(message, conversation, names[message.user_id]) for message in found],
-            "meta": _meta(next_token),
+            "messages": [stored_message(message, conversation, names[message.user_id]) for message in found],
+            "meta": page_meta(next_token),
         }
     )
 
@@ -670,8 +675,8 @@ async def create_event(
 ) -> Outcome:
     async with conn.transaction():
         user = await caller(conn, installation, key)
-        row = await _require_conversation(conn, installation, body.conversation_id)
-        await _require_participant(conn, row, user)
+        row = await require_conversation(conn, installation, body.conversation_id)
+        await require_participant(conn, row, user)
         created = await events.create_event(
             conn,
             installation.identity,
@@ -686,8 +691,8 @@ async def create_event(
     answer = {
         "id": created.id,
         "createdAt": created.created_at,
-        "conversationId": _conversation_name(installation, row),
-        "userId": _user_name(installation, user),
+        "conversationId": conversation_name(installation, row),
+        "userId": known_user_id(installation, user),
         "payload": body.payload,
     }
     return Outcome({"event": answer}, 201, signals=[(row["id"], signal("event_created", {**answer, "isBot": False}))])
@@ -699,15 +704,15 @@ async def get_event(conn: Connection, installation: Installation, key: str | Non
     stored = msgspec.json.decode(event.payload)
     if event.type != definition.CUSTOM_EVENT or not isinstance(stored, dict):
         raise ResourceNotFound(f"Event {event_id} not found.")
-    row = await _require_conversation(conn, installation, str(stored.get("conversationId")))
-    await _require_participant(conn, row, user)
-    names = await _names_of(conn, installation, {str(stored.get("userId"))})
+    row = await require_conversation(conn, installation, str(stored.get("conversationId")))
+    await require_participant(conn, row, user)
+    names = await names_of(conn, installation, {str(stored.get("userId"))})
     return Outcome(
         {
             "event": {
                 "id": event.id,
                 "createdAt": event.created_at,
-                "conversationId": _conversation_name(installation, row),
+                "conversationId": conversation_name(installation, row),
                 "userId": names[str(stored.get("userId"))],
                 "payload": stored.get("payload") or {},
             }
@@ -725,11 +730,11 @@ async def bot_message_signal(conn: Connection, installation: Installation, messa
         message = await messages.get_message(conn, installation.identity, message_id)
     except ResourceNotFound:
         return None
-    row = await _find_conversation(conn, installation, message.conversation_id)
+    row = await find_conversation(conn, installation, message.conversation_id)
     if row is None:
         return None
-    names = await _names_of(conn, installation, {message.user_id})
-    answer = _stored(message, _conversation_name(installation, row), names[message.user_id])
+    names = await names_of(conn, installation, {message.user_id})
+    answer = stored_message(message, conversation_name(installation, row), names[message.user_id])
     return row["id"], signal("message_created", {**answer, "isBot": message.direction == "outgoing"})
 
 
@@ -737,12 +742,12 @@ async def bot_event_signal(
     conn: Connection, installation: Installation, conversation: str, payload: dict[str, Any], *, now_ms: int
 ) -> tuple[str, str]:
     """The `event_created` signal of the bot's `sendEvent` action (not stored)."""
-    row = await _require_conversation(conn, installation, conversation)
+    row = await require_conversation(conn, installation, conversation)
     data = {
         "id": None,
         "createdAt": iso_from_ms(now_ms),
         "payload": payload,
-        "conversationId": _conversation_name(installation, row),
+        "conversationId": conversation_name(installation, row),
         "userId": installation.bot_user_id or installation.identity.bot_id,
         "isBot": True,
     }

@@ -8,8 +8,13 @@ sent it too), so a stream held by one process hears what a request to another di
 large for a NOTIFY is written to the `signals` table and the NOTIFY names its row. Nothing polls:
 a stream with nothing to say costs one idle coroutine and its waiter, and a keep-alive now and then.
 
-A payload on the channel is `<conversation id> <signal JSON>`, `<conversation id> !<user id>`
-(close that user's streams on the conversation), or `@<signal row id>`.
+A payload on the channel is `<conversation id> <signal JSON>`, `<conversation id> ~<signal JSON>`
+(for the Webchat API's streams only), `<conversation id> !<user id>` (close that user's streams on
+the conversation), or `@<signal row id>`.
+
+The Webchat API's streams hear the Chat API's signals too, and say them in their own words; a
+signal only they understand (the typing indicator) is marked `~`, which they keep and others never
+see.
 """
 
 import asyncio
@@ -31,16 +36,19 @@ MAX_BEHIND = 1_000
 # How long a large signal's row is kept for the processes that read it.
 KEPT_MS = 60_000
 _CLOSE = "!"
+WEBCHAT_ONLY = "~"
 
 
 class Stream:
     """One client's stream on a conversation: the signals waiting to be sent to it."""
 
-    __slots__ = ("_pending", "_ready", "conversation_id", "ended", "reason", "user_id")
+    __slots__ = ("_pending", "_ready", "conversation_id", "ended", "reason", "user_id", "webchat")
 
-    def __init__(self, conversation_id: str, user_id: str) -> None:
+    def __init__(self, conversation_id: str, user_id: str, *, webchat: bool = False) -> None:
         self.conversation_id = conversation_id
         self.user_id = user_id
+        # A Webchat API stream: it is also sent the signals marked for the webchat only.
+        self.webchat = webchat
         self._pending: deque[str] = deque()
         self._ready = asyncio.Event()
         self.ended = False
@@ -95,8 +103,8 @@ class Signals:
     def open_streams(self) -> int:
         return sum(len(streams) for streams in self._streams.values())
 
-    def open(self, conversation_id: str, user_id: str) -> Stream:
-        stream = Stream(conversation_id, user_id)
+    def open(self, conversation_id: str, user_id: str, *, webchat: bool = False) -> Stream:
+        stream = Stream(conversation_id, user_id, webchat=webchat)
         self._streams.setdefault(conversation_id, set()).add(stream)
         METRICS.streams(1)
         return stream
@@ -115,10 +123,11 @@ class Signals:
             for stream in list(streams):
                 stream.end("the server is stopping")
 
-    async def publish(self, conversation_id: str, signal: str) -> None:
+    async def publish(self, conversation_id: str, signal: str, *, webchat_only: bool = False) -> None:
         """Sends `signal` (the JSON of `{type, data}`) to every stream on the conversation, in
-        every process. Called once what it tells of is committed."""
-        await self._send(f"{conversation_id} {signal}")
+        every process, or to its Webchat API streams only. Called once what it tells of is
+        committed."""
+        await self._send(f"{conversation_id} {WEBCHAT_ONLY if webchat_only else ''}{signal}")
 
     async def close_streams(self, conversation_id: str, user_id: str) -> None:
         """Ends the user's streams on the conversation, in every process."""
@@ -175,5 +184,7 @@ class Signals:
                 if stream.user_id == user_id:
                     stream.end("the user is no longer a participant")
             return
+        webchat_only = signal.startswith(WEBCHAT_ONLY)
         for stream in list(streams):
-            stream.push(signal)
+            if stream.webchat or not webchat_only:
+                stream.push(signal)

@@ -1,0 +1,1 @@
+"""The Webchat API of the official `@botpress/webchat`, served on the built-in chat channel."""
