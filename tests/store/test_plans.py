@@ -329,12 +329,12 @@ def test_a_tag_candidate_is_read_by_its_primary_key(database: Prepared, name: st
             assert not POSTGRES_ROW_NOT_BY_KEY.search(plan), plan
 
 
+# SQLite has no plan cache to choose from.
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_postgres_runs_the_generic_plan_without_planning_again(database: Prepared) -> None:
     """Parley's PostgreSQL connections plan a prepared statement once: even for the values whose
     custom plan PostgreSQL would estimate cheaper (a unique tag), it does not plan at every call."""
     db, loop = database
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite has no plan cache to choose from")
     query = QUERIES["users, a unique tag"]
 
     async def run() -> list[dict[str, Any]]:
