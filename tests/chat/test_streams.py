@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from tests.chat.conftest import chat_integration_id
 from tests.conftest import BotSetup, make_bot, running_server
 from tests.harness import Api, Server, eventually
 from tests.recorder import Received, Recorder
@@ -39,12 +40,6 @@ class Channel:
     bot: BotSetup
     url: str
     webhook_id: str
-
-
-def chat_integration_id(admin: Api) -> str:
-    found = admin.ok("GET", "/v1/admin/integrations", params={"name": "chat"})["integrations"]
-    assert [integration["name"] for integration in found] == ["chat"]
-    return str(found[0]["id"])
 
 
 def install_chat(server: Server, configuration: dict[str, Any] | None = None) -> Channel:

@@ -1,13 +1,12 @@
 """The built-in `chat` integration: its definition, which every database holds under a fixed id,
 so that a bot installs it like any other and sees what a bot installing the cloud's sees."""
 
-import json
-from importlib import resources
 from typing import Any
 
 import msgspec
 
 from parley.service.models import encode_json
+from parley.service.schemas import default_message_schemas
 from parley.store import bots as bot_store
 from parley.store import integrations as integration_store
 from parley.store.database import Connection
@@ -48,7 +47,7 @@ def _action(title: str, description: str, properties: dict[str, Any], required: 
 def _message_schemas() -> dict[str, Any]:
     """The default message types, each with an optional `metadata` object. Properties beyond
     the declared ones are kept, as the Chat API accepts them."""
-    defaults = json.loads(resources.files("parley.service").joinpath("message_types.json").read_text())
+    defaults = default_message_schemas()
     schemas: dict[str, Any] = {}
     for name in (
         "text",

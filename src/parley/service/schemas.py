@@ -29,8 +29,15 @@ def validate(validator: Validator, value: Any, *, what: str) -> None:
         raise InvalidPayload(f"The {what} does not match its schema: {error.message}.") from None
 
 
+def default_message_schemas() -> dict[str, Any]:
+    """The JSON Schemas of the SDK's default message types, by type (a fresh copy each call)."""
+    schemas: dict[str, Any] = json.loads(resources.files("parley.service").joinpath("message_types.json").read_text())
+    return schemas
+
+
 @cache
 def default_message_types() -> dict[str, Validator]:
     """Validators of the SDK's default message types, for conversations no integration owns."""
-    text = resources.files("parley.service").joinpath("message_types.json").read_text()
-    return {name: compile_schema(schema, where=f"message type {name}") for name, schema in json.loads(text).items()}
+    return {
+        name: compile_schema(schema, where=f"message type {name}") for name, schema in default_message_schemas().items()
+    }
