@@ -454,6 +454,8 @@ class Options:
     output: Path
     print_plans: bool
     quiet_wait: float
+    # Substrings of the case names to measure; empty: every case.
+    cases: tuple[str, ...] = ()
 
 
 async def _measure(
@@ -511,6 +513,8 @@ async def _run_database(options: Options, dialect: str, urls: dict[int, str]) ->
                 size: (await held.enter_async_context(databases[size].connection()), worlds[size]) for size in urls
             }
             for case in CASES:
+                if options.cases and not any(part in case.name for part in options.cases):
+                    continue
                 if options.quiet_wait:
                     wait_quiet(timeout=options.quiet_wait)
                 measured += await _measure(options, dialect, opened, case)
@@ -598,6 +602,11 @@ def parse_options(argv: list[str] | None) -> Options:
         default=0,
         help="before each case, wait up to this long for other work on the machine to stop (default 0)",
     )
+    parser.add_argument(
+        "--cases",
+        default="",
+        help="measure only the cases whose name contains one of these comma-separated parts (default: all)",
+    )
     args = parser.parse_args(argv)
     sizes = sorted({parse_size(s) for s in args.sizes.split(",")})
     if len(sizes) < 2:
@@ -611,6 +620,7 @@ def parse_options(argv: list[str] | None) -> Options:
         output=args.output,
         print_plans=args.plans,
         quiet_wait=args.quiet_wait,
+        cases=tuple(part for part in args.cases.split(",") if part),
     )
 
 

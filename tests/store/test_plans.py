@@ -18,7 +18,7 @@ from parley.store import conversations, events, messages, open_database, users
 from parley.store.database import Connection, Database
 from parley.store.lookup import Lookup, LookupKey
 from parley.store.migrate import run_migrations
-from parley.store.sql import Order
+from parley.store.sql import Cursor, Order
 from parley.store.tags import namespace
 from tests.harness import PostgresDatabase, postgres_available
 
@@ -84,6 +84,8 @@ async def _seed(conn: Connection) -> None:
         for kind, prefix in (("user", "user"), ("conversation", "conv")):
             rows_t += [(BOT, kind, f"{prefix}_{index:08d}", "id", f"x-{index}", "", at)]
             rows_t += [(BOT, kind, f"{prefix}_{index:08d}", "plan", _common(index), "", at)]
+        if index % 3 == 0:
+            rows_t += [(BOT, "user", f"user_{index:08d}", "tier", "gold", "", at)]
     for index in range(MESSAGES):
         at = _at(index)
         conversation = f"conv_{index % CONVERSATIONS:08d}"
@@ -132,8 +134,15 @@ def _messages(tags: dict[str, str], conversation_id: str | None = None) -> Query
     )
 
 
-def _users(tags: dict[str, str], order: Order = NEWEST, conversation_id: str | None = None) -> Query:
-    return lambda conn: users.list_users(
+def _list_users(
+    conn: Connection,
+    tags: dict[str, str],
+    order: Order,
+    conversation_id: str | None = None,
+    cursor: Cursor | None = None,
+    limit: int = 20,
+) -> Awaitable[tuple[list[users.UserRow], str | None]]:
+    return users.list_users(
         conn,
         bot_id=BOT,
         integration=None,
@@ -143,9 +152,13 @@ def _users(tags: dict[str, str], order: Order = NEWEST, conversation_id: str | N
         order=order,
         after=None,
         before=None,
-        cursor=None,
-        limit=20,
+        cursor=cursor,
+        limit=limit,
     )
+
+
+def _users(tags: dict[str, str], order: Order = NEWEST, conversation_id: str | None = None) -> Query:
+    return lambda conn: _list_users(conn, tags, order, conversation_id)
 
 
 def _conversations(tags: dict[str, str], participant_ids: list[str], order: Order = NEWEST) -> Query:
@@ -354,3 +367,39 @@ def test_postgres_runs_the_generic_plan_without_planning_again(database: Prepare
     for row in counts:
         assert row["custom_plans"] == 0, counts
         assert row["generic_plans"] >= 10, counts
+
+
+def _all_pages(prepared: Prepared, tags: dict[str, str], order: Order, limit: int) -> list[str]:
+    """The ids of every page of a list of users, following each page's nextToken."""
+    db, loop = prepared
+
+    async def run() -> list[str]:
+        ids: list[str] = []
+        token: str | None = None
+        async with db.connection() as conn:
+            while True:
+                cursor = None if token is None else Cursor.decode(token)
+                rows, token = await _list_users(conn, tags, order, cursor=cursor, limit=limit)
+                ids += [row["id"] for row in rows]
+                if token is None:
+                    return ids
+
+    return loop.run_until_complete(run())
+
+
+@pytest.mark.parametrize("limit", [7, 20, 60])
+@pytest.mark.parametrize("order", [NEWEST, UPDATED], ids=["by creation", "by update"])
+@pytest.mark.parametrize("tags", [{"plan": "b"}, {"plan": "b", "tier": "gold"}], ids=["one tag", "two tags"])
+def test_every_page_of_a_filtered_list_is_in_its_place(
+    database: Prepared, tags: dict[str, str], order: Order, limit: int
+) -> None:
+    """Paging through a tag-filtered list yields each match once, in order, whichever driver walks
+    it (a tag's entries by creation; by update, the users' own order with the tags checked per
+    row, each tag having more than COUNT_CAP users) and however many windows a page takes (one in
+    six users passes both tags: a page of 20 needs more than the first window)."""
+    expected = [
+        f"user_{index:08d}"
+        for index in reversed(range(USERS))
+        if _common(index) == "b" and ("tier" not in tags or index % 3 == 0)
+    ]
+    assert _all_pages(database, tags, order, limit) == expected

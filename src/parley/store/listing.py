@@ -2,9 +2,11 @@
 
 A filtered list walks one *driver*: an index that yields candidate ids in the list's order (a
 tag's entries in `tag_index_ordered`, or the resource's own order index, narrowed to a
-conversation), a window of `WINDOW` entries at a time, and keeps the candidates that pass every
+conversation), a window of `WINDOW` entries at a time (the first one `FIRST_WINDOW` for a short page,
+which is enough when most candidates pass), and keeps the candidates that pass every
 other filter, checked row by row. The driver is chosen here, not by the planner: with several
-candidates, one statement counts each, up to `COUNT_CAP`, and the smallest drives. A driver that
+candidates, one statement counts each, up to `COUNT_CAP` (but only up to `FEW` when one of them has
+fewer: a unique tag beside a common one costs the same at every size), and the smallest drives. A driver that
 cannot yield the list's order (a tag, for a list sorted by `updated_at`; a user's set of
 conversations) is read whole when it is at most `COUNT_CAP` long and sorted; a longer one becomes
 a filter on the resource's own order index.
@@ -31,8 +33,12 @@ from parley.store.sql import Cursor, Order, Params, fetch_page
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 # Entries a window reads from its driver.
 WINDOW = 500
+# The first window of a page of at most FIRST_WINDOW // 4 rows.
+FIRST_WINDOW = 100
 # A driver counted past this is "large": another one drives if it is smaller.
 COUNT_CAP = 1000
+# A driver with fewer candidates than this drives without the others being counted further.
+FEW = 32
 
 
 @dataclass(frozen=True)
@@ -182,8 +188,10 @@ async def fetch_listing(conn: Connection, shape: type[R], listing: Listing) -> t
     position = listing.cursor
     need = listing.limit + 1
     filtered = bool(others) or bool(listing.conditions)
+    size = FIRST_WINDOW if need <= FIRST_WINDOW // 4 else WINDOW
     while True:
-        found, scanned = await _window(conn, shape, listing, chosen, others, position, need - len(rows), filtered)
+        found, scanned = await _window(conn, shape, listing, chosen, others, position, need - len(rows), filtered, size)
+        size = WINDOW
         rows += found
         if len(rows) >= need or scanned is None:
             break
@@ -200,13 +208,24 @@ def _page(rows: list[R], listing: Listing) -> tuple[list[R], str | None]:
 
 
 async def count_candidates(conn: Connection, bot_id: str, drivers: Sequence[Driver]) -> list[int]:
-    """How many candidates each driver has, counted up to COUNT_CAP + 1, in one statement."""
+    """How many candidates each driver has, in one statement: each is counted up to FEW; when none
+    is below FEW, each is counted again up to COUNT_CAP + 1. A count below FEW is exact, and every
+    count is at least the smallest: the smallest count always names the smallest driver."""
     params = Params(bot_id)
-    parts = [
-        f"(SELECT COUNT(*) FROM ({driver.members(params, '$1', COUNT_CAP + 1)}) c{index}) AS n{index}"
+    few = [
+        f"(SELECT COUNT(*) FROM ({driver.members(params, '$1', FEW)}) a{index}) AS f{index}"
         for index, driver in enumerate(drivers)
     ]
-    row = await conn.fetch_one(dict, f"SELECT {', '.join(parts)}", *params.args)
+    any_few = " OR ".join(f"s.f{index} < {FEW}" for index in range(len(drivers)))
+    full = [
+        f"CASE WHEN {any_few} THEN s.f{index}"
+        f" ELSE (SELECT COUNT(*) FROM ({driver.members(params, '$1', COUNT_CAP + 1)}) c{index}) END AS n{index}"
+        for index, driver in enumerate(drivers)
+    ]
+    # The counts up to FEW are a subquery that is not flattened (OFFSET), so each runs once; a CASE
+    # runs the full count only on its ELSE branch.
+    sql = f"SELECT {', '.join(full)} FROM (SELECT {', '.join(few)} LIMIT 1 OFFSET 0) s"
+    row = await conn.fetch_one(dict, sql, *params.args)
     assert row is not None, "a SELECT without FROM returns one row"
     return [int(row[f"n{index}"]) for index in range(len(drivers))]
 
@@ -239,12 +258,13 @@ async def _window(
     position: Cursor | None,
     need: int,
     filtered: bool,
+    size: int,
 ) -> tuple[list[R], Cursor | None]:
-    """The rows of one window that pass the filters, at most `need`, and the position after the
-    window when more entries may follow it (None when the driver has no more)."""
+    """The rows of one window of `size` entries that pass the filters, at most `need`, and the
+    position after the window when more entries may follow it (None when the driver has no more)."""
     params = Params(listing.bot_id)
     driver = chosen or _Main(listing.table)
-    window = driver.window(params, "$1", listing.order, position, WINDOW)
+    window = driver.window(params, "$1", listing.order, position, size)
     filters = _filters(params, listing, others)
     direction, _ = _direction(listing.order)
     rows = await conn.fetch_all(
@@ -259,8 +279,8 @@ async def _window(
         # Every entry of the window was a row: fewer than asked means the driver ran out.
         return rows, None
     params = Params(listing.bot_id)
-    entries = await conn.fetch_all(_Entry, driver.window(params, "$1", listing.order, position, WINDOW), *params.args)
-    if len(entries) < WINDOW:
+    entries = await conn.fetch_all(_Entry, driver.window(params, "$1", listing.order, position, size), *params.args)
+    if len(entries) < size:
         return rows, None
     last = entries[-1]
     return rows, Cursor(last["k"], last["id"])

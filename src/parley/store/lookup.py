@@ -72,7 +72,7 @@ class Lookup(Generic[R]):
 
     async def most_selective_first(self, conn: Connection, key: LookupKey) -> LookupKey:
         """The key with the pair that the fewest resources carry first: the lookup walks that
-        pair's entries (counted up to COUNT_CAP + 1, in one statement; none for one pair)."""
+        pair's entries (counted as count_candidates does, in one statement; none for one pair)."""
         if len(key.pairs) < 2:
             return key
         counts = await count_candidates(conn, self.bot_id, [Tag(self.kind, k, v) for k, v in key.pairs])
